@@ -1,0 +1,160 @@
+"""Account endpoints of the JSON API (JWT). Thin: parse, call a service, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import FileResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle, UserRateThrottle
+from rest_framework.views import APIView
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
+
+from mindpost.accounts import serializers as s
+from mindpost.accounts import services
+from mindpost.accounts.lockout import LOCKED_OUT_DETAIL, cooloff_seconds
+from mindpost.core.errors import ApiError
+
+
+class AuthThrottled:
+    """A tight per-IP limit (the `auth` rate) on top of the usual ones."""
+
+    throttle_classes = [AnonRateThrottle, UserRateThrottle, ScopedRateThrottle]
+    throttle_scope = "auth"
+
+
+class TokenObtainView(AuthThrottled, TokenObtainPairView):
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            response = super().post(request, *args, **kwargs)
+        finally:
+            # django-axes flags the request when the email + IP pair is locked out.
+            if getattr(request, "axes_locked_out", False) or getattr(request._request, "axes_locked_out", False):
+                raise ApiError(
+                    LOCKED_OUT_DETAIL, code="locked_out", status_code=429, extra={"retry_after": cooloff_seconds()}
+                )
+        return response
+
+
+class TokenRefresh(AuthThrottled, TokenRefreshView):
+    pass
+
+
+class TokenVerify(AuthThrottled, TokenVerifyView):
+    pass
+
+
+class RegisterView(AuthThrottled, APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list[type] = []
+
+    @extend_schema(request=s.RegisterInput, responses={201: s.RegisterOutput})
+    def post(self, request: Request) -> Response:
+        data = s.RegisterInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.user_register(
+            email=data.validated_data["email"], password=data.validated_data["password"], request=request._request
+        )
+        body = {
+            "email": data.validated_data["email"].lower(),
+            "detail": "Check your inbox: we sent a link to verify your email address.",
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class VerifyEmailView(AuthThrottled, APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list[type] = []
+
+    @extend_schema(request=s.KeyInput, responses={200: s.DetailOutput})
+    def post(self, request: Request) -> Response:
+        data = s.KeyInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.email_verify(key=data.validated_data["key"], request=request._request)
+        return Response({"detail": "Your email address is verified. You can sign in."})
+
+
+class ResendVerificationView(AuthThrottled, APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list[type] = []
+
+    @extend_schema(request=s.EmailInput, responses={202: s.DetailOutput})
+    def post(self, request: Request) -> Response:
+        data = s.EmailInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.email_verification_resend(email=data.validated_data["email"], request=request._request)
+        return Response(
+            {"detail": "If that address has an unverified account, a new link is on its way."},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class PasswordResetView(AuthThrottled, APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list[type] = []
+
+    @extend_schema(request=s.EmailInput, responses={202: s.DetailOutput})
+    def post(self, request: Request) -> Response:
+        data = s.EmailInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.password_reset_request(email=data.validated_data["email"], request=request._request)
+        return Response(
+            {"detail": "If that address has an account, a reset link is on its way."},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class PasswordResetConfirmView(AuthThrottled, APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list[type] = []
+
+    @extend_schema(request=s.PasswordResetConfirmInput, responses={200: s.DetailOutput})
+    def post(self, request: Request) -> Response:
+        data = s.PasswordResetConfirmInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.password_reset_confirm(key=data.validated_data["key"], password=data.validated_data["password"])
+        return Response({"detail": "Your password has been changed. Sign in with the new one."})
+
+
+class MeView(APIView):
+    @extend_schema(responses={200: s.ProfileOutput})
+    def get(self, request: Request) -> Response:
+        return Response(s.ProfileOutput(request.user).data)
+
+    @extend_schema(request=s.ProfileInput, responses={200: s.ProfileOutput})
+    def patch(self, request: Request) -> Response:
+        data = s.ProfileInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        user = services.user_update(
+            user=request.user,  # type: ignore[arg-type]
+            display_name=data.validated_data.get("display_name"),
+            time_zone=data.validated_data.get("timezone"),
+        )
+        return Response(s.ProfileOutput(user).data)
+
+
+class ExportView(APIView):
+    @extend_schema(responses={(200, "application/zip"): OpenApiResponse(description="A zip of all your data.")})
+    def get(self, request: Request) -> FileResponse:
+        archive = services.account_export(user=request.user)  # type: ignore[arg-type]
+        return FileResponse(archive, as_attachment=True, filename="mindpost-export.zip", content_type="application/zip")
+
+
+class AccountDeleteView(APIView):
+    """Deletes the account and everything it owns, for good. POST (reference path) or DELETE."""
+
+    @extend_schema(request=s.AccountDeleteInput, responses={200: s.AccountDeleteOutput})
+    def post(self, request: Request) -> Response:
+        services.account_delete(user=request.user)  # type: ignore[arg-type]
+        return Response(
+            {"status": "success", "message": "Your account and all of its data have been deleted."},
+            status=status.HTTP_200_OK,
+        )
+
+    @extend_schema(request=None, responses={200: s.AccountDeleteOutput})
+    def delete(self, request: Request) -> Response:
+        return self.post(request)

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    name = "mindpost.accounts"
+    label = "accounts"
+    verbose_name = "Accounts"
+
+    def ready(self) -> None:
+        from mindpost.accounts import exports
+        from mindpost.core import userdata
+
+        userdata.register_exporter("profile", exports.export_profile)

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from allauth.account.models import EmailAddress
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from mindpost.accounts.models import User
+
+PASSWORD = "a-Long-and-unusual-passphrase-42"
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache(db: None) -> None:
+    # Throttle counters live in the shared database cache: start each test from zero.
+    cache.clear()
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., User]:
+    counter = iter(range(1, 10_000))
+
+    def make(email: str | None = None, *, verified: bool = True, password: str = PASSWORD, **extra: Any) -> User:
+        email = email or f"person{next(counter)}@example.com"
+        user = User.objects.create_user(email=email, password=password, **extra)
+        EmailAddress.objects.create(user=user, email=email, primary=True, verified=verified)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def user(make_user: Callable[..., User]) -> User:
+    return make_user("ada@example.com")
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def auth_api(user: User) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def bearer(client: APIClient, *, email: str, password: str = PASSWORD) -> str:
+    response = client.post("/api/token/", {"email": email, "password": password}, format="json")
+    assert response.status_code == 200, response.content
+    access: str = response.json()["access"]
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    return access
