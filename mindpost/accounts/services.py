@@ -38,7 +38,6 @@ def _validate_password(*, password: str, user: User) -> None:
         ) from exc
 
 
-@transaction.atomic
 def user_register(*, email: str, password: str, request: HttpRequest) -> User | None:
     """Create an unverified account and email a verification link.
 
@@ -46,14 +45,18 @@ def user_register(*, email: str, password: str, request: HttpRequest) -> User | 
     address instead, so the API never reveals who has an account.
     """
     email = email.strip().lower()
-    candidate = User(email=email)
-    _validate_password(password=password, user=candidate)
-    if User.objects.filter(email__iexact=email).exists():
-        transaction.on_commit(lambda: _send_already_registered(email=email))
-        return None
-    user = User.objects.create_user(email=email, password=password)
-    address = EmailAddress.objects.create(user=user, email=email, primary=True, verified=False)
-    transaction.on_commit(lambda: address.send_confirmation(request, signup=True))
+    _validate_password(password=password, user=User(email=email))
+    with transaction.atomic():
+        if User.objects.filter(email__iexact=email).exists():
+            user, address = None, None
+        else:
+            user = User.objects.create_user(email=email, password=password)
+            address = EmailAddress.objects.create(user=user, email=email, primary=True, verified=False)
+    # Sent once the rows are committed, inside the request (allauth builds links from it).
+    if address is None:
+        _send_already_registered(email=email)
+    else:
+        address.send_confirmation(request, signup=True)
     return user
 
 
@@ -102,7 +105,7 @@ def password_reset_confirm(*, key: str, password: str) -> User:
     user: User | None = None
     try:
         user = User.objects.filter(pk=url_str_to_user_pk(uidb36)).first()
-    except (ValueError, TypeError, OverflowError):
+    except (ValueError, TypeError, OverflowError, DjangoValidationError):
         user = None
     if user is None or not token or not default_token_generator.check_token(user, token):
         raise ApiError("This reset link is invalid or has expired.", code="invalid_key")

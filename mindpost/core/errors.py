@@ -79,6 +79,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
 
     if isinstance(exc, ApiError):
         response.data = error_body(code=exc.code, detail=str(exc.detail), fields=exc.fields, **exc.extra)
+        if "retry_after" in exc.extra:
+            response["Retry-After"] = str(exc.extra["retry_after"])
         return response
 
     if isinstance(exc, exceptions.ValidationError):
