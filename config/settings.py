@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -216,8 +217,9 @@ SPECTACULAR_SETTINGS = {
 # --- Email -----------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="MindPost <noreply@mindpost.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-# Mailgun through anymail when a key is set; otherwise mail is printed to the console
-# (EMAIL_BACKEND=file writes it to var/mail instead).
+# Mailgun through anymail when a key is set. Otherwise development prints mail to the
+# console (EMAIL_BACKEND=file writes it to var/mail) and production uses SMTP (EMAIL_HOST...).
+MAILERS: dict[str, dict[str, Any]]
 if env.str("MAILGUN_API_KEY", default=""):
     MAILERS = {"default": {"BACKEND": "anymail.backends.mailgun.EmailBackend"}}
     ANYMAIL = {
@@ -232,8 +234,21 @@ elif env.str("EMAIL_BACKEND", default="console") == "file":
             "OPTIONS": {"file_path": str(VAR_DIR / "mail")},
         }
     }
-else:
+elif DEBUG or env.str("EMAIL_BACKEND", default="") == "console":
     MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+else:
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": env.str("EMAIL_HOST", default="localhost"),
+                "port": env.int("EMAIL_PORT", default=587),
+                "username": env.str("EMAIL_HOST_USER", default=""),
+                "password": env.str("EMAIL_HOST_PASSWORD", default=""),
+                "use_tls": env.bool("EMAIL_USE_TLS", default=True),
+            },
+        }
+    }
 
 # --- Files -----------------------------------------------------------------------
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))

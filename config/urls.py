@@ -1,3 +1,5 @@
+from collections.abc import Callable
+
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -18,10 +20,12 @@ urlpatterns = [
 ]
 
 
-def _page_or_json(template: str, json_view, status: int):  # type: ignore[no-untyped-def]
+def _page_or_json(
+    template: str, json_view: Callable[[HttpRequest], HttpResponse], status: int
+) -> Callable[..., HttpResponse]:
     def view(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
         if errors.is_api_request(request):
-            return json_view(request)  # type: ignore[no-any-return]
+            return json_view(request)
         return render(request, template, status=status)
 
     return view

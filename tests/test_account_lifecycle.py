@@ -16,8 +16,12 @@ from tests.conftest import bearer
 pytestmark = pytest.mark.django_db
 
 
+def zip_bytes(response) -> bytes:
+    return b"".join(response.streaming_content)
+
+
 @pytest.fixture
-def media(tmp_path, settings):  # type: ignore[no-untyped-def]
+def media(tmp_path, settings):
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": tmp_path}},
@@ -25,25 +29,25 @@ def media(tmp_path, settings):  # type: ignore[no-untyped-def]
     return tmp_path
 
 
-def test_export_contains_profile_and_files(api: APIClient, user: User, media) -> None:  # type: ignore[no-untyped-def]
+def test_export_contains_profile_and_files(api: APIClient, user: User, media) -> None:
     default_storage.save(userdata.user_file_path(user.pk, "notes", "a.webm"), ContentFile(b"audio-bytes"))
     bearer(api, email=user.email)
     response = api.get("/api/me/export/")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/zip"
-    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    archive = zipfile.ZipFile(io.BytesIO(zip_bytes(response)))
     profile = json.loads(archive.read("profile.json"))
     assert profile["email"] == user.email
     assert archive.read("files/notes/a.webm") == b"audio-bytes"
     assert json.loads(archive.read("manifest.json"))["files"] == ["notes/a.webm"]
 
 
-def test_export_is_per_user(api: APIClient, make_user, media) -> None:  # type: ignore[no-untyped-def]
+def test_export_is_per_user(api: APIClient, make_user, media) -> None:
     alice = make_user("alice@example.com")
     bob = make_user("bob@example.com")
     default_storage.save(userdata.user_file_path(bob.pk, "secret.txt"), ContentFile(b"bob"))
     bearer(api, email=alice.email)
-    archive = zipfile.ZipFile(io.BytesIO(b"".join(api.get("/api/me/export/").streaming_content)))
+    archive = zipfile.ZipFile(io.BytesIO(zip_bytes(api.get("/api/me/export/"))))
     assert json.loads(archive.read("profile.json"))["email"] == alice.email
     assert not [name for name in archive.namelist() if name.startswith("files/")]
     assert "bob" not in archive.read("profile.json").decode()
@@ -52,7 +56,7 @@ def test_export_is_per_user(api: APIClient, make_user, media) -> None:  # type: 
 @pytest.mark.parametrize("method", ["post", "delete"])
 def test_account_delete_removes_everything(
     api: APIClient, make_user, media, method: str, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     doomed = make_user("doomed@example.com")
     keeper = make_user("keeper@example.com")
     default_storage.save(userdata.user_file_path(doomed.pk, "notes", "x.wav"), ContentFile(b"x"))
@@ -73,7 +77,7 @@ def test_account_delete_removes_everything(
     assert api.post("/api/token/refresh/", {"refresh": tokens["refresh"]}, format="json").status_code == 401
 
 
-def test_profile_isolation(api: APIClient, make_user) -> None:  # type: ignore[no-untyped-def]
+def test_profile_isolation(api: APIClient, make_user) -> None:
     alice = make_user("alice@example.com")
     make_user("bob@example.com")
     bearer(api, email=alice.email)

@@ -10,20 +10,23 @@ from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle, UserRateThrottle
+from rest_framework.throttling import AnonRateThrottle, BaseThrottle, ScopedRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
 
 from mindpost.accounts import serializers as s
 from mindpost.accounts import services
+from mindpost.accounts.auth import current_user
 from mindpost.accounts.lockout import LOCKED_OUT_DETAIL, cooloff_seconds
 from mindpost.core.errors import ApiError
 
+AUTH_THROTTLES: list[type[BaseThrottle]] = [AnonRateThrottle, UserRateThrottle, ScopedRateThrottle]
 
-class AuthThrottled:
+
+class AuthThrottled(APIView):
     """A tight per-IP limit (the `auth` rate) on top of the usual ones."""
 
-    throttle_classes = [AnonRateThrottle, UserRateThrottle, ScopedRateThrottle]
+    throttle_classes = AUTH_THROTTLES
     throttle_scope = "auth"
 
 
@@ -48,7 +51,7 @@ class TokenVerify(AuthThrottled, TokenVerifyView):
     pass
 
 
-class RegisterView(AuthThrottled, APIView):
+class RegisterView(AuthThrottled):
     permission_classes = [AllowAny]
     authentication_classes: list[type] = []
 
@@ -66,7 +69,7 @@ class RegisterView(AuthThrottled, APIView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
-class VerifyEmailView(AuthThrottled, APIView):
+class VerifyEmailView(AuthThrottled):
     permission_classes = [AllowAny]
     authentication_classes: list[type] = []
 
@@ -78,7 +81,7 @@ class VerifyEmailView(AuthThrottled, APIView):
         return Response({"detail": "Your email address is verified. You can sign in."})
 
 
-class ResendVerificationView(AuthThrottled, APIView):
+class ResendVerificationView(AuthThrottled):
     permission_classes = [AllowAny]
     authentication_classes: list[type] = []
 
@@ -93,7 +96,7 @@ class ResendVerificationView(AuthThrottled, APIView):
         )
 
 
-class PasswordResetView(AuthThrottled, APIView):
+class PasswordResetView(AuthThrottled):
     permission_classes = [AllowAny]
     authentication_classes: list[type] = []
 
@@ -108,7 +111,7 @@ class PasswordResetView(AuthThrottled, APIView):
         )
 
 
-class PasswordResetConfirmView(AuthThrottled, APIView):
+class PasswordResetConfirmView(AuthThrottled):
     permission_classes = [AllowAny]
     authentication_classes: list[type] = []
 
@@ -123,14 +126,14 @@ class PasswordResetConfirmView(AuthThrottled, APIView):
 class MeView(APIView):
     @extend_schema(responses={200: s.ProfileOutput})
     def get(self, request: Request) -> Response:
-        return Response(s.ProfileOutput(request.user).data)
+        return Response(s.ProfileOutput(current_user(request)).data)
 
     @extend_schema(request=s.ProfileInput, responses={200: s.ProfileOutput})
     def patch(self, request: Request) -> Response:
         data = s.ProfileInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         user = services.user_update(
-            user=request.user,  # type: ignore[arg-type]
+            user=current_user(request),
             display_name=data.validated_data.get("display_name"),
             time_zone=data.validated_data.get("timezone"),
         )
@@ -140,7 +143,7 @@ class MeView(APIView):
 class ExportView(APIView):
     @extend_schema(responses={(200, "application/zip"): OpenApiResponse(description="A zip of all your data.")})
     def get(self, request: Request) -> FileResponse:
-        archive = services.account_export(user=request.user)  # type: ignore[arg-type]
+        archive = services.account_export(user=current_user(request))
         return FileResponse(archive, as_attachment=True, filename="mindpost-export.zip", content_type="application/zip")
 
 
@@ -149,7 +152,7 @@ class AccountDeleteView(APIView):
 
     @extend_schema(request=s.AccountDeleteInput, responses={200: s.AccountDeleteOutput})
     def post(self, request: Request) -> Response:
-        services.account_delete(user=request.user)  # type: ignore[arg-type]
+        services.account_delete(user=current_user(request))
         return Response(
             {"status": "success", "message": "Your account and all of its data have been deleted."},
             status=status.HTTP_200_OK,

