@@ -64,6 +64,9 @@ INSTALLED_APPS = [
     "procrastinate.contrib.django",
     "mindpost.core",
     "mindpost.accounts",
+    "mindpost.ai",
+    "mindpost.billing",
+    "mindpost.notes",
 ]
 
 MIDDLEWARE = [
@@ -110,6 +113,8 @@ else:
     DATABASES = {"default": bootstrap.embedded_database(VAR_DIR / "pgdata", name="mindpost")}
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Concurrent test runs on one server each need their own test database.
+DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DB_NAME", default="test_mindpost")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Every process (web, worker, any machine) shares this cache: throttles and lockouts

