@@ -17,6 +17,8 @@ urlpatterns = [
     path("api/", include("mindpost.accounts.urls")),
     path("api/", include("mindpost.billing.urls")),
     path("api/", include("mindpost.notes.urls")),
+    path("api/", include("mindpost.chat.urls")),
+    path("api/", include("mindpost.posts.urls")),
     path("subscriptions/", include("mindpost.billing.reference_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
