@@ -9,7 +9,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from mindpost.core import errors, health
 
 urlpatterns = [
-    path("", lambda request: render(request, "landing.html"), name="landing"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
@@ -22,6 +21,7 @@ urlpatterns = [
     path("subscriptions/", include("mindpost.billing.reference_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("mindpost.web.urls")),
 ]
 
 
