@@ -1,7 +1,21 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.core.signals import setting_changed
+
+
+def _settings_changed(*, setting: str, **kwargs: Any) -> None:
+    from . import AI_SETTINGS, reset_backends
+
+    if setting in AI_SETTINGS:
+        reset_backends()
 
 
 class AiConfig(AppConfig):
     name = "mindpost.ai"
     label = "ai"
     verbose_name = "AI backends"
+
+    def ready(self) -> None:
+        # override_settings / pytest-django's `settings` fixture switch backends without a manual reset.
+        setting_changed.connect(_settings_changed, dispatch_uid="mindpost.ai.reset_backends")

@@ -1,0 +1,110 @@
+"""Chat completions over the `openai` client, for a cloud provider and for the local llama.cpp server alike.
+
+The local backend is the same class pointed at LLM_SERVER_URL (`manage.py llmserver`), so web
+and worker processes never load the LLM themselves and there is one code path to test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import openai
+
+from .clients import make_async_client, mapped_errors
+from .types import AIError
+
+_ROLES = {"system", "user", "assistant"}
+_JSON_HINT = {"role": "system", "content": "Reply with one JSON object and nothing else."}
+
+
+def _check_messages(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    if not messages:
+        raise AIError("A chat request needs at least one message.")
+    for message in messages:
+        if (
+            not isinstance(message, dict)
+            or message.get("role") not in _ROLES
+            or not isinstance(message.get("content"), str)
+        ):
+            raise AIError("Each chat message must be {'role': system|user|assistant, 'content': str}.")
+    return [{"role": message["role"], "content": message["content"]} for message in messages]
+
+
+class OpenAIChatModel:
+    """`complete`, `stream` (sync iterator of text deltas) and `astream` (async iterator)."""
+
+    def __init__(
+        self,
+        *,
+        client: openai.OpenAI,
+        model: str,
+        base_url: str,
+        api_key: str,
+        timeout: float,
+        max_retries: int,
+        local: bool,
+    ) -> None:
+        self.client = client
+        self.model_name = model
+        self._base_url, self._api_key, self._timeout, self._max_retries = base_url, api_key, timeout, max_retries
+        self.local = local
+        self.label = "Local LLM" if local else "Chat completion"
+
+    def _request(
+        self, messages: list[dict[str, str]], max_tokens: int, temperature: float, *, json: bool = False
+    ) -> dict[str, Any]:
+        messages = _check_messages(messages)
+        if max_tokens < 1:
+            raise AIError("max_tokens must be at least 1.")
+        request: dict[str, Any] = {"model": self.model_name, "messages": messages, "temperature": temperature}
+        # OpenAI deprecated max_tokens for chat; llama.cpp's server reads max_tokens.
+        request["max_tokens" if self.local else "max_completion_tokens"] = max_tokens
+        if json:
+            # OpenAI refuses json_object unless a message mentions JSON; llama.cpp turns it into a grammar.
+            if not any("json" in message["content"].lower() for message in messages):
+                request["messages"] = [_JSON_HINT, *messages]
+            request["response_format"] = {"type": "json_object"}
+        return request
+
+    def complete(
+        self,
+        *,
+        messages: list[dict[str, str]],
+        max_tokens: int = 512,
+        temperature: float = 0.2,
+        json: bool = False,
+    ) -> str:
+        request = self._request(messages, max_tokens, temperature, json=json)
+        with mapped_errors(self.label):
+            response = self.client.chat.completions.create(**request)
+        if not response.choices or response.choices[0].message.content is None:
+            raise AIError(f"{self.label} returned no text.")
+        content: str = response.choices[0].message.content
+        return content.strip() if json else content
+
+    def stream(
+        self, *, messages: list[dict[str, str]], max_tokens: int = 512, temperature: float = 0.2
+    ) -> Iterator[str]:
+        request = self._request(messages, max_tokens, temperature)
+        # Closing the stream (the consumer stops early) drops the connection, and llama.cpp
+        # then stops generating for it.
+        with mapped_errors(self.label), self.client.chat.completions.create(**request, stream=True) as chunks:
+            for chunk in chunks:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    yield chunk.choices[0].delta.content
+
+    async def astream(
+        self, *, messages: list[dict[str, str]], max_tokens: int = 512, temperature: float = 0.2
+    ) -> AsyncIterator[str]:
+        request = self._request(messages, max_tokens, temperature)
+        with mapped_errors(self.label):
+            # A client per call: an async connection pool belongs to the event loop that made it.
+            async with make_async_client(
+                base_url=self._base_url, api_key=self._api_key, timeout=self._timeout, max_retries=self._max_retries
+            ) as client:
+                chunks = await client.chat.completions.create(**request, stream=True)
+                async with chunks:
+                    async for chunk in chunks:
+                        if chunk.choices and chunk.choices[0].delta.content:
+                            yield chunk.choices[0].delta.content
