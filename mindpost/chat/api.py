@@ -1,0 +1,464 @@
+"""Search and chat endpoints. Thin: parse, call a service or selector, render.
+
+Streaming: POST /api/chat/conversations/{id}/messages/ with `Accept: text/event-stream`. The
+URL's view is async (see `ConversationMessagesView.as_view`): authentication, throttling, input
+checks, quota and retrieval run in DRF's usual (sync) dispatch in a worker thread; the model's
+tokens are then relayed from the event loop, so a long answer holds no thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.http import HttpRequest, HttpResponseBase, JsonResponse, StreamingHttpResponse
+from django.utils.dateparse import parse_date, parse_datetime
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from mindpost.accounts.auth import current_user
+from mindpost.ai.types import AIError
+from mindpost.chat import selectors, services
+from mindpost.chat.citations import excerpt
+from mindpost.chat.dates import user_zone
+from mindpost.chat.models import Conversation
+from mindpost.chat.search import SearchFilters, passage_search
+from mindpost.core.errors import ApiError, error_body
+from mindpost.core.pagination import PageNumberPagination
+
+logger = logging.getLogger(__name__)
+
+# --- Serializers (explicit fields; also the OpenAPI schema) -----------------------------------
+
+
+class CitationOutput(serializers.Serializer):
+    index = serializers.IntegerField(help_text="The number of the passage in the prompt ([n] markers).")
+    marked = serializers.BooleanField(help_text="The model cited it itself with a valid [n] marker.")
+    note_id = serializers.UUIDField()
+    passage_id = serializers.IntegerField()
+    note_created_at = serializers.DateTimeField(allow_null=True)
+    excerpt = serializers.CharField()
+    start = serializers.FloatField(allow_null=True, help_text="Seconds into the recording.")
+    end = serializers.FloatField(allow_null=True)
+
+
+class PassageOutput(serializers.Serializer):
+    note_id = serializers.UUIDField()
+    passage_id = serializers.IntegerField()
+    note_created_at = serializers.DateTimeField(allow_null=True)
+    excerpt = serializers.CharField()
+    start = serializers.FloatField(allow_null=True)
+    end = serializers.FloatField(allow_null=True)
+
+
+class ChatInput(serializers.Serializer):
+    message = serializers.CharField(help_text="The question (at most CHAT_MAX_MESSAGE_CHARS characters).")
+    conversation_id = serializers.UUIDField(
+        required=False, allow_null=True, help_text="Continue this conversation; omitted: start a new one."
+    )
+
+
+class MessageInput(serializers.Serializer):
+    message = serializers.CharField()
+
+
+class ChatOutput(serializers.Serializer):
+    response = serializers.CharField()
+    citations = CitationOutput(many=True)
+    conversation_id = serializers.UUIDField()
+    message_id = serializers.UUIDField(help_text="The stored answer.")
+    found = serializers.BooleanField(help_text="False: nothing relevant in the notes (no model was asked).")
+
+
+class ModelUnavailableOutput(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    passages = PassageOutput(many=True)
+    conversation_id = serializers.UUIDField(allow_null=True)
+
+
+class ConversationInput(serializers.Serializer):
+    title = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+
+class ConversationOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    title = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    message_count = serializers.IntegerField(required=False)
+
+
+class MessageOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    role = serializers.CharField()
+    kind = serializers.CharField()
+    content = serializers.CharField()
+    citations = CitationOutput(many=True)
+    created_at = serializers.DateTimeField()
+
+
+class ConversationDetailOutput(ConversationOutput):
+    messages = MessageOutput(many=True)
+
+
+class SearchHitOutput(serializers.Serializer):
+    note_id = serializers.UUIDField()
+    passage_id = serializers.IntegerField()
+    note_created_at = serializers.DateTimeField()
+    note_title = serializers.CharField()
+    excerpt = serializers.CharField()
+    start = serializers.FloatField(allow_null=True)
+    end = serializers.FloatField(allow_null=True)
+    score = serializers.FloatField(help_text="Fused rank score (higher is better; compare within one result).")
+    similarity = serializers.FloatField(allow_null=True, help_text="Cosine similarity of passage and query.")
+    keyword_match = serializers.BooleanField(help_text="A rare word of the query occurs in the passage.")
+
+
+class SearchOutput(serializers.Serializer):
+    query = serializers.CharField()
+    count = serializers.IntegerField()
+    results = SearchHitOutput(many=True)
+
+
+def _reply_body(reply: services.ChatReply) -> dict[str, Any]:
+    return {
+        "response": reply.response,
+        "citations": reply.citations,
+        "conversation_id": str(reply.conversation_id),
+        "message_id": str(reply.message_id),
+        "found": reply.found,
+    }
+
+
+def _body(request: Request) -> dict[str, Any]:
+    if not isinstance(request.data, dict):
+        raise ApiError("Send a JSON object.", code="malformed_request")
+    return request.data
+
+
+# --- Search -----------------------------------------------------------------------------------
+
+
+def _moment(name: str, raw: str, *, tz: Any, end: bool) -> datetime:
+    """An ISO date (a whole day in the user's time zone) or date-time (naive: user's zone)."""
+    raw = raw.strip()
+    try:
+        moment = parse_datetime(raw)
+        day = None if moment else parse_date(raw)
+    except ValueError:
+        moment = day = None
+    if moment is not None:
+        return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+    if isinstance(day, date):
+        start = datetime.combine(day, time.min, tzinfo=tz)
+        return start + timedelta(days=1) if end else start  # `until` a date includes that day
+    raise ApiError(
+        "Use an ISO 8601 date or date-time, e.g. 2026-01-31 or 2026-01-31T09:30:00Z.",
+        code="invalid_filter",
+        fields={name: ["Not an ISO 8601 date or date-time."]},
+    )
+
+
+class SearchView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("q", str, required=True, description="What to look for (words or a question)."),
+            OpenApiParameter("tag", str, description="Only notes with this tag."),
+            OpenApiParameter("since", str, description="ISO date or date-time; dates are whole days in your zone."),
+            OpenApiParameter("until", str, description="ISO date (inclusive) or date-time (exclusive)."),
+            OpenApiParameter("limit", int, description="How many passages (default 10, at most SEARCH_MAX_LIMIT)."),
+        ],
+        responses={200: SearchOutput},
+    )
+    def get(self, request: Request) -> Response:
+        user = current_user(request)
+        params = request.query_params
+        query = (params.get("q") or "").strip()
+        if not query:
+            raise ApiError("Say what to search for.", code="empty_query", fields={"q": ["This field is required."]})
+        if len(query) > settings.CHAT_MAX_MESSAGE_CHARS:
+            raise ApiError("The query is too long.", code="query_too_long", fields={"q": ["Too long."]})
+        try:
+            limit = int(params.get("limit") or 10)
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= settings.SEARCH_MAX_LIMIT:
+            raise ApiError(
+                f"limit must be between 1 and {settings.SEARCH_MAX_LIMIT}.",
+                code="invalid_filter",
+                fields={"limit": [f"An integer from 1 to {settings.SEARCH_MAX_LIMIT}."]},
+            )
+        tz = user_zone(user.timezone)
+        since = _moment("since", params["since"], tz=tz, end=False) if params.get("since") else None
+        until = _moment("until", params["until"], tz=tz, end=True) if params.get("until") else None
+        if since and until and since >= until:
+            raise ApiError("`since` must be before `until`.", code="invalid_filter", fields={"since": ["After until."]})
+        tag = (params.get("tag") or "").strip() or None
+        try:
+            result = passage_search(
+                user=user, query=query, filters=SearchFilters(tag=tag, since=since, until=until), limit=limit
+            )
+        except AIError as exc:
+            raise ApiError(
+                "The search model is unavailable right now.", code="model_unavailable", status_code=503
+            ) from exc
+        results = [
+            {
+                "note_id": hit.note_id,
+                "passage_id": hit.passage_id,
+                "note_created_at": hit.note_created_at,
+                "note_title": hit.extra.get("note_title", ""),
+                "excerpt": excerpt(hit.text, answer=query),
+                "start": hit.start,
+                "end": hit.end,
+                "score": round(hit.score, 6),
+                "similarity": round(hit.similarity, 4) if hit.similarity is not None else None,
+                "keyword_match": hit.keyword_rank is not None,
+            }
+            for hit in result.hits
+        ]
+        return Response(SearchOutput({"query": query, "count": len(results), "results": results}).data)
+
+
+# --- Chat (reference path) --------------------------------------------------------------------
+
+
+class BrainDumpChatView(APIView):
+    """The reference client's chat: {"message"} -> {"response"}, now with citations and memory."""
+
+    throttle_scope = "chat"
+
+    @extend_schema(
+        request=ChatInput,
+        responses={
+            200: ChatOutput,
+            503: OpenApiResponse(ModelUnavailableOutput, description="Model down: the matching passages."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        body = _body(request)
+        prepared = services.chat_prepare(
+            user=current_user(request), message=body.get("message"), conversation_id=body.get("conversation_id")
+        )
+        reply = services.chat_complete(prepared=prepared)
+        return Response(_reply_body(reply))
+
+
+# --- Conversations ----------------------------------------------------------------------------
+
+
+def _conversation_body(conversation: Conversation, *, with_messages: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": conversation.pk,
+        "title": conversation.title,
+        "created_at": conversation.created_at,
+        "updated_at": conversation.updated_at,
+    }
+    if hasattr(conversation, "message_count"):
+        body["message_count"] = conversation.message_count
+    if with_messages:
+        body["messages"] = [
+            {
+                "id": m.pk,
+                "role": m.role,
+                "kind": m.kind,
+                "content": m.content,
+                "citations": m.citations,
+                "created_at": m.created_at,
+            }
+            for m in selectors.conversation_messages(conversation=conversation)
+        ]
+        body["message_count"] = len(body["messages"])
+    return body
+
+
+class ConversationCollectionView(APIView):
+    @extend_schema(responses={200: ConversationOutput(many=True)})
+    def get(self, request: Request) -> Response:
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(selectors.conversation_list(user=current_user(request)), request, view=self)
+        rows = [_conversation_body(c, with_messages=False) for c in page or []]
+        return paginator.get_paginated_response(ConversationOutput(rows, many=True).data)
+
+    @extend_schema(request=ConversationInput, responses={201: ConversationDetailOutput})
+    def post(self, request: Request) -> Response:
+        body = _body(request)
+        conversation = services.conversation_create(user=current_user(request), title=body.get("title", ""))
+        return Response(
+            ConversationDetailOutput(_conversation_body(conversation, with_messages=True)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+CONVERSATION_ID = OpenApiParameter("conversation_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+
+
+class ConversationDetailView(APIView):
+    @extend_schema(parameters=[CONVERSATION_ID], responses={200: ConversationDetailOutput})
+    def get(self, request: Request, conversation_id: str) -> Response:
+        conversation = selectors.conversation_get(user=current_user(request), conversation_id=conversation_id)
+        return Response(ConversationDetailOutput(_conversation_body(conversation, with_messages=True)).data)
+
+    @extend_schema(parameters=[CONVERSATION_ID], responses={204: None})
+    def delete(self, request: Request, conversation_id: str) -> Response:
+        conversation = selectors.conversation_get(user=current_user(request), conversation_id=conversation_id)
+        services.conversation_delete(conversation=conversation)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Messages, with streaming -----------------------------------------------------------------
+
+
+class EventStreamRenderer(BaseRenderer):
+    """Lets `Accept: text/event-stream` pass content negotiation; the stream itself is written
+    by SseResponse, and errors are still rendered as JSON (see finalize_response)."""
+
+    media_type = "text/event-stream"
+    format = "sse"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        return json.dumps(data, default=str).encode()
+
+
+def sse_event(event: str, data: dict[str, Any]) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n"
+
+
+class SseResponse(StreamingHttpResponse):
+    """Returned by the DRF view for a streaming request; the async wrapper starts the model and
+    fills in the event stream (or turns the response into a 503 if the model is down)."""
+
+    def __init__(self, prepared: services.PreparedTurn) -> None:
+        super().__init__(streaming_content=iter(()), content_type="text/event-stream; charset=utf-8")
+        self.prepared = prepared
+        self["Cache-Control"] = "no-cache"
+        self["X-Accel-Buffering"] = "no"  # nginx: do not buffer the stream
+
+    async def start(self) -> HttpResponseBase:
+        prepared = self.prepared
+        if not prepared.found:
+            self.streaming_content = _not_found_events(prepared)
+            return self
+        try:
+            first, rest, model_name = await services.astart_answer(prepared=prepared)
+        except ApiError as exc:
+            body = error_body(code=exc.code, detail=str(exc.detail), fields=exc.fields, **exc.extra)
+            response = JsonResponse(body, status=exc.status_code)
+            response["Retry-After"] = str(exc.extra.get("retry_after", 30))
+            return response
+        self.streaming_content = _answer_events(prepared, first, rest, model_name)
+        return self
+
+
+async def _not_found_events(prepared: services.PreparedTurn) -> AsyncIterator[str]:
+    reply = await sync_to_async(services.chat_complete)(prepared=prepared)
+    yield sse_event("start", {"conversation_id": str(reply.conversation_id), "found": False})
+    yield sse_event("token", {"text": reply.response})
+    yield sse_event("done", _reply_body(reply))
+
+
+async def _answer_events(
+    prepared: services.PreparedTurn, first: str, rest: AsyncIterator[str], model_name: str
+) -> AsyncIterator[str]:
+    conversation_id = str(prepared.conversation.pk) if prepared.conversation else None
+    yield sse_event("start", {"conversation_id": conversation_id, "found": True})
+    parts = [first]
+    completed = False
+    try:
+        if first:
+            yield sse_event("token", {"text": first})
+        try:
+            async for delta in rest:
+                parts.append(delta)
+                yield sse_event("token", {"text": delta})
+        except AIError as exc:
+            logger.warning("chat stream broke off", extra={"error": str(exc)})
+            await sync_to_async(services.release_unit)(user=prepared.user)
+            error = services.model_unavailable(prepared)
+            yield sse_event("error", error_body(code=error.code, detail=str(error.detail), **error.extra))
+            return
+        completed = True
+    finally:
+        if not completed:
+            # The client went away (or the model failed): stop generating.
+            aclose = getattr(rest, "aclose", None)
+            if aclose is not None:
+                await aclose()
+    try:
+        reply = await sync_to_async(services.chat_finish)(
+            prepared=prepared, answer="".join(parts), model_name=model_name
+        )
+    except ApiError as exc:  # the conversation was deleted meanwhile
+        yield sse_event("error", error_body(code=exc.code, detail=str(exc.detail)))
+        return
+    yield sse_event("done", _reply_body(reply))
+
+
+def _wants_stream(request: Request) -> bool:
+    # Content negotiation chose the event-stream renderer: `Accept: text/event-stream` (or ?format=sse).
+    return isinstance(getattr(request, "accepted_renderer", None), EventStreamRenderer)
+
+
+class ConversationMessagesView(APIView):
+    throttle_scope = "chat"
+    renderer_classes = [JSONRenderer, EventStreamRenderer]
+
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Callable[..., Any]:  # type: ignore[override]
+        sync_view = super().as_view(**initkwargs)
+        run = sync_to_async(sync_view)
+
+        async def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            response = await run(request, *args, **kwargs)
+            if isinstance(response, SseResponse):
+                return await response.start()
+            return response
+
+        # drf-spectacular and Django's CSRF handling look for these on the URL's callback.
+        view.cls = cls  # type: ignore[attr-defined]
+        view.initkwargs = initkwargs  # type: ignore[attr-defined]
+        return csrf_exempt(view)
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        # Errors before the stream starts are JSON, whatever the Accept header said.
+        if isinstance(response, Response) and isinstance(
+            getattr(request, "accepted_renderer", None), EventStreamRenderer
+        ):
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
+    @extend_schema(
+        parameters=[CONVERSATION_ID],
+        request=MessageInput,
+        responses={
+            201: ChatOutput,
+            503: OpenApiResponse(ModelUnavailableOutput, description="Model down: the matching passages."),
+        },
+        description=(
+            "Ask a question in this conversation. With `Accept: text/event-stream` the answer streams as "
+            "server-sent events: `start` {conversation_id, found}, `token` {text} for each piece, then `done` "
+            "(the same body as the JSON answer, with citations), or `error` {code, detail, passages}."
+        ),
+    )
+    def post(self, request: Request, conversation_id: str) -> HttpResponseBase:
+        user = current_user(request)
+        conversation = selectors.conversation_get(user=user, conversation_id=conversation_id)
+        prepared = services.chat_prepare(user=user, message=_body(request).get("message"), conversation=conversation)
+        if _wants_stream(request):
+            return SseResponse(prepared)
+        reply = services.chat_complete(prepared=prepared)
+        return Response(_reply_body(reply), status=status.HTTP_201_CREATED)
