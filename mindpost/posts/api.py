@@ -1,0 +1,304 @@
+"""Posts API (JWT): CRUD at the reference paths, publish, generate, and network connections."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.http import FileResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from mindpost.accounts.auth import current_user
+from mindpost.core.errors import ApiError
+from mindpost.core.pagination import PageNumberPagination
+from mindpost.posts import connections, generation, networks, publishing, selectors, services
+from mindpost.posts import serializers as s
+from mindpost.posts.models import Connection, OAuthClient, Post, PostImage, PostStatus
+from mindpost.posts.networks.base import Network
+
+X_SLUG = "x"
+
+
+def _post_body(request: Request, post: Post, **extra: Any) -> dict[str, Any]:
+    return {**s.PostOutput(post, context={"request": request}).data, **extra}
+
+
+def _uploads(request: Request) -> list[Any]:
+    return list(request.FILES.getlist("media_files")) if request.FILES else []
+
+
+def _image_notes(post: Post) -> list[str]:
+    count = len(post.images.all())
+    return [f"{count} image(s) attached."] if count else ["No images attached."]
+
+
+def _publish(request: Request, post: Post, *, success_status: int) -> Response:
+    """Publish and answer: published → success_status; retry queued → 202; failed → the
+    error (with the post, which is kept) so the client can show what happened."""
+    user = current_user(request)
+    network = networks.get(post.network)
+    try:
+        post = publishing.publish_now(user=user, post_id=post.pk)
+    except ApiError as exc:
+        exc.extra = {**exc.extra, "post": _post_body(request, selectors.post_get(user=user, post_id=post.pk))}
+        raise
+    post = selectors.post_get(user=user, post_id=post.pk)
+    if post.status == PostStatus.PUBLISHED:
+        detail = f"Successfully published to {'Twitter' if network.slug == X_SLUG else network.display_name}."
+        return Response(_post_body(request, post, detail=detail), status=success_status)
+    detail = f"{network.display_name} is not accepting posts right now; it will be published automatically."
+    return Response(_post_body(request, post, detail=detail), status=status.HTTP_202_ACCEPTED)
+
+
+class PostListView(APIView):
+    @extend_schema(responses={200: s.PostOutput(many=True)})
+    def get(self, request: Request) -> Response:
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(selectors.post_list(user=current_user(request)), request, view=self)
+        return paginator.get_paginated_response(s.PostOutput(page, many=True, context={"request": request}).data)
+
+    @extend_schema(
+        request=s.PostCreateInput,
+        responses={201: s.PostOutput, 202: s.PostOutput, 400: OpenApiResponse(description="{code, detail, fields}")},
+        description="Create a draft, schedule it (scheduled_at), or publish it now (status=posted/published).",
+    )
+    def post(self, request: Request) -> Response:
+        data = s.PostCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        wants_publish = values["status"] in s.PUBLISH_STATUSES
+        post = services.post_create(
+            user=current_user(request),
+            content=values.get("content", services.UNSET),
+            parts=values.get("parts", services.UNSET),
+            fmt=values.get("format", services.UNSET),
+            post_type=values["post_type"],
+            schedule=values["status"] == PostStatus.SCHEDULED and not wants_publish,
+            scheduled_at=None if wants_publish else values.get("scheduled_at"),
+            note_ids=values.get("brain_dump_ids"),
+            uploads=_uploads(request),
+        )
+        if wants_publish:
+            response = _publish(request, post, success_status=status.HTTP_201_CREATED)
+            response.data["image_processing_notes"] = _image_notes(post)
+            return response
+        detail = "Post scheduled." if post.status == PostStatus.SCHEDULED else "Post saved as draft."
+        body = _post_body(request, post, detail=detail, image_processing_notes=_image_notes(post))
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class PostDetailView(APIView):
+    @extend_schema(responses={200: s.PostOutput})
+    def get(self, request: Request, pk: uuid.UUID) -> Response:
+        return Response(_post_body(request, selectors.post_get(user=current_user(request), post_id=pk)))
+
+    def _update(self, request: Request, pk: uuid.UUID, *, partial: bool) -> Response:
+        data = s.PostUpdateInput(data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        wants_publish = values.get("status") in s.PUBLISH_STATUSES
+        post = services.post_update(
+            user=current_user(request),
+            post_id=pk,
+            content=values.get("content", services.UNSET),
+            parts=values.get("parts", services.UNSET),
+            fmt=values.get("format", services.UNSET),
+            post_type=values.get("post_type", services.UNSET),
+            status=services.UNSET if wants_publish else values.get("status", services.UNSET),
+            scheduled_at=services.UNSET if wants_publish else values.get("scheduled_at", services.UNSET),
+            note_ids=values.get("brain_dump_ids", services.UNSET),
+            uploads=_uploads(request),
+        )
+        if wants_publish:
+            return _publish(request, post, success_status=status.HTTP_200_OK)
+        return Response(_post_body(request, post))
+
+    @extend_schema(request=s.PostUpdateInput, responses={200: s.PostOutput})
+    def put(self, request: Request, pk: uuid.UUID) -> Response:
+        return self._update(request, pk, partial=False)
+
+    @extend_schema(request=s.PostUpdateInput, responses={200: s.PostOutput})
+    def patch(self, request: Request, pk: uuid.UUID) -> Response:
+        return self._update(request, pk, partial=True)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, pk: uuid.UUID) -> Response:
+        services.post_delete(user=current_user(request), post_id=pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PostPublishView(APIView):
+    throttle_scope = "publish"
+
+    @extend_schema(request=None, responses={200: s.PostOutput, 202: s.PostOutput})
+    def post(self, request: Request, pk: uuid.UUID) -> Response:
+        post = selectors.post_get(user=current_user(request), post_id=pk)
+        return _publish(request, post, success_status=status.HTTP_200_OK)
+
+
+class PostImageView(APIView):
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse(description="The image file")})
+    def get(self, request: Request, pk: uuid.UUID, image_id: uuid.UUID) -> FileResponse:
+        image = PostImage.objects.filter(post__user=current_user(request), post_id=pk, pk=image_id).first()
+        if image is None:
+            raise ApiError("Image not found.", code="not_found", status_code=404)
+        response = FileResponse(image.image.open("rb"), content_type=image.content_type)
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, pk: uuid.UUID, image_id: uuid.UUID) -> Response:
+        services.post_image_delete(user=current_user(request), post_id=pk, image_id=image_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class GenerateView(APIView):
+    throttle_scope = "generate"
+
+    @extend_schema(request=s.GenerateInput, responses={200: s.GenerateOutput})
+    def post(self, request: Request) -> Response:
+        data = s.GenerateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        result = generation.generate(
+            user=current_user(request),
+            note_ids=values["brain_dump_uuids"],
+            min_chars=values["min_chars"],
+            max_chars=values["max_chars"],
+            fmt=values["format"],
+            network=networks.for_post_type(values["post_type"]),
+        )
+        body = {
+            "posts": [
+                {"post_text": v.post_text, "topics": v.topics, "character_count": v.character_count, "parts": v.parts}
+                for v in result.variants
+            ],
+            "char_limit": result.char_limit,
+            "format": values["format"],
+            "model": result.model,
+        }
+        return Response(s.GenerateOutput(body).data)
+
+
+# --- connections -------------------------------------------------------------------------------
+def _connection_body(*, user: Any, network: Network, connection: Connection | None) -> dict[str, Any]:
+    return {
+        "network": network.slug,
+        "display_name": network.display_name,
+        "configured": network.is_configured(),
+        "connected": connection is not None and not connection.needs_reauth,
+        "username": connection.username if connection else None,
+        "name": connection.name if connection else None,
+        "connected_at": connection.connected_at if connection else None,
+        "needs_reauth": bool(connection and connection.needs_reauth),
+        "verified": bool(connection and connection.verified),
+        "char_limit": selectors.char_limit(user=user, network=network, connection=connection),
+        "supports_threads": network.supports_threads,
+        "max_images": network.max_images,
+    }
+
+
+def _twitter_status(request: Request) -> dict[str, Any]:
+    user = current_user(request)
+    network = networks.get(X_SLUG)
+    connection = selectors.connection_get(user=user, network=network)
+    body: dict[str, Any] = {
+        "connected": connection is not None and not connection.needs_reauth,
+        "needs_reauth": bool(connection and connection.needs_reauth),
+        "verified": bool(connection and connection.verified),
+        "char_limit": selectors.char_limit(user=user, network=network, connection=connection),
+    }
+    if connection is not None:
+        body.update(
+            twitter_username=connection.username,
+            twitter_name=connection.name,
+            connected_at=connection.connected_at,
+        )
+    return dict(s.TwitterStatusOutput(body).data)
+
+
+def _disconnect(request: Request, network: Network) -> Response:
+    name = "Twitter" if network.slug == X_SLUG else network.display_name
+    if connections.disconnect(user=current_user(request), network=network):
+        return Response({"status": "success", "code": "disconnected", "message": f"{name} account disconnected"})
+    return Response(
+        {
+            "status": "not_found",
+            "code": "not_connected",
+            "detail": f"No {name} account is connected.",
+            "message": f"No {name} account is connected.",
+        },
+        status=status.HTTP_404_NOT_FOUND,
+    )
+
+
+def _authorize(request: Request, network: Network) -> Response:
+    data = s.ConnectInput(data=request.data)
+    data.is_valid(raise_exception=True)
+    client = OAuthClient.MOBILE if data.validated_data["client"] == "mobile" else OAuthClient.WEB
+    url = connections.authorization_start(user=current_user(request), network=network, client=client)
+    return Response({"authorize_url": url})
+
+
+class TwitterConnectionListView(APIView):
+    @extend_schema(responses={200: s.TwitterStatusOutput(many=True)})
+    def get(self, request: Request) -> Response:
+        body = _twitter_status(request)
+        return Response([body] if "twitter_username" in body else [])
+
+
+class TwitterStatusView(APIView):
+    @extend_schema(responses={200: s.TwitterStatusOutput})
+    def get(self, request: Request) -> Response:
+        return Response(_twitter_status(request))
+
+
+class TwitterDisconnectView(APIView):
+    @extend_schema(request=None, responses={200: s.DisconnectOutput, 404: s.DisconnectOutput})
+    def delete(self, request: Request) -> Response:
+        return _disconnect(request, networks.get(X_SLUG))
+
+    @extend_schema(request=None, responses={200: s.DisconnectOutput, 404: s.DisconnectOutput})
+    def post(self, request: Request) -> Response:
+        return _disconnect(request, networks.get(X_SLUG))
+
+
+class TwitterConnectView(APIView):
+    @extend_schema(request=s.ConnectInput, responses={200: s.AuthorizeUrlOutput})
+    def post(self, request: Request) -> Response:
+        return _authorize(request, networks.get(X_SLUG))
+
+
+class ConnectionListView(APIView):
+    @extend_schema(responses={200: s.ConnectionOutput(many=True)})
+    def get(self, request: Request) -> Response:
+        user = current_user(request)
+        existing = selectors.connections_for(user=user)
+        body = [
+            _connection_body(user=user, network=network, connection=existing.get(slug))
+            for slug, network in networks.all_networks().items()
+        ]
+        return Response(s.ConnectionOutput(body, many=True).data)
+
+
+class ConnectionDetailView(APIView):
+    @extend_schema(responses={200: s.ConnectionOutput})
+    def get(self, request: Request, network: str) -> Response:
+        user = current_user(request)
+        net = networks.get(network)
+        connection = selectors.connection_get(user=user, network=net)
+        return Response(s.ConnectionOutput(_connection_body(user=user, network=net, connection=connection)).data)
+
+    @extend_schema(request=None, responses={200: s.DisconnectOutput, 404: s.DisconnectOutput})
+    def delete(self, request: Request, network: str) -> Response:
+        return _disconnect(request, networks.get(network))
+
+
+class ConnectionConnectView(APIView):
+    @extend_schema(request=s.ConnectInput, responses={200: s.AuthorizeUrlOutput})
+    def post(self, request: Request, network: str) -> Response:
+        return _authorize(request, networks.get(network))

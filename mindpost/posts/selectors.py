@@ -1,0 +1,50 @@
+"""Reads: a user's posts and connections, and the post length that applies to them."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import Prefetch, QuerySet
+
+from mindpost.accounts.models import User
+from mindpost.billing import metering
+from mindpost.core.errors import ApiError
+from mindpost.posts.models import Connection, Post, PostImage
+from mindpost.posts.networks.base import Network
+
+
+def post_list(*, user: User) -> QuerySet[Post]:
+    return (
+        Post.objects.filter(user=user)
+        .prefetch_related(Prefetch("images", queryset=PostImage.objects.order_by("created_at", "id")))
+        .prefetch_related(Prefetch("notes", to_attr="note_list"))
+        .order_by("-created_at")
+    )
+
+
+def post_get(*, user: User, post_id: uuid.UUID | str) -> Post:
+    """The user's post; someone else's post is as unknown as a missing one (404)."""
+    try:
+        return post_list(user=user).get(pk=post_id)
+    except (Post.DoesNotExist, ValueError, TypeError) as exc:
+        raise ApiError("Post not found.", code="not_found", status_code=404) from exc
+
+
+def connection_get(*, user: User, network: Network) -> Connection | None:
+    return Connection.objects.filter(user=user, network=network.slug).first()
+
+
+def connections_for(*, user: User) -> dict[str, Connection]:
+    return {connection.network: connection for connection in Connection.objects.filter(user=user)}
+
+
+def char_limit(*, user: User, network: Network, connection: Connection | None = None) -> int:
+    """The effective post length: the smaller of the plan's cap and the account's own limit.
+
+    Without a connection the network's default for an ordinary account applies.
+    """
+    if connection is None:
+        connection = connection_get(user=user, network=network)
+    account_limit = connection.char_limit if connection is not None else network.default_char_limit
+    plan_limit = metering.max_post_chars(user=user)
+    return min(account_limit, plan_limit) if plan_limit is not None else account_limit
