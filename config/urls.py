@@ -19,6 +19,8 @@ urlpatterns = [
     path("api/", include("mindpost.chat.urls")),
     path("api/", include("mindpost.posts.urls")),
     path("subscriptions/", include("mindpost.billing.reference_urls")),
+    # OAuth connect/callback/disconnect for X and LinkedIn (session auth; the callback also ends the mobile flow).
+    path("settings/connections/", include("mindpost.posts.web_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("mindpost.web.urls")),

@@ -57,3 +57,11 @@ def bearer(client: APIClient, *, email: str, password: str = PASSWORD) -> str:
     access: str = response.json()["access"]
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
     return access
+
+
+# The OpenAI-compatible fake on 127.0.0.1 (tests/fakes/openai_server.py documents it):
+# `openai_fake` (the server) and `openai_backends` (every AI backend pointed at it).
+# Search and chat (tests/chat/helpers.py): `note_factory` (text notes through the notes services),
+# `local_embedder` (real multilingual-e5) and `chat_fake` (the chat model is the fake above).
+from tests.chat.helpers import chat_fake, local_embedder, note_factory  # noqa: E402, F401
+from tests.fakes.openai_server import openai_backends, openai_fake  # noqa: E402, F401

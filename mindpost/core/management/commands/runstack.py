@@ -1,4 +1,4 @@
-"""`make run`: migrate, then run the web server and a job worker until Ctrl-C."""
+"""`make run`: migrate, then run the web server, a job worker and the local LLM server until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
@@ -29,6 +30,11 @@ class Command(BaseCommand):
         }
         if not no_worker:
             commands["worker"] = [python, "manage.py", "procrastinate", "worker"]
+        if settings.CHAT_BACKEND == "local":
+            # One LLM server per machine behind an OpenAI-compatible API (docs/decisions/0001).
+            # Assembling first joins and checks the weights once; later starts only compare a stamp.
+            call_command("assemble_models")
+            commands["llm"] = [python, "manage.py", "llmserver"]
 
         children: dict[str, subprocess.Popen[bytes]] = {}
         stopping = False
