@@ -1,7 +1,48 @@
 from django.urls import path
+from django.views.generic import RedirectView
 
-from mindpost.web import views
+from mindpost.web.views import chat, notes, pages, posts, record
+
+app_name = "web"
 
 urlpatterns = [
-    path("", views.landing, name="landing"),
+    path("", pages.landing, name="landing"),
+    # Sections whose services are still being built render a short notice for now.
+    path("record/", record.record_page, name="record"),
+    path("record/upload/", record.upload, name="record_upload"),
+    path("record/text/", record.text_note, name="record_text"),
+    path("notes/", notes.notes_page, name="notes"),
+    path("notes/<uuid:pk>/", notes.note_detail, name="notes_detail"),
+    path("notes/<uuid:pk>/row/", notes.note_row, name="notes_row"),
+    path("notes/<uuid:pk>/transcript/", notes.note_transcript, name="notes_transcript"),
+    path("notes/<uuid:pk>/retry/", notes.note_retry, name="notes_retry"),
+    path("notes/<uuid:pk>/delete/", notes.note_delete, name="notes_delete"),
+    path("chat/", chat.chat_page, name="chat"),
+    path("chat/send/", chat.chat_send, name="chat_send"),
+    path("chat/send/plain/", chat.chat_send_plain, name="chat_send_plain"),
+    path("chat/<uuid:pk>/", chat.chat_page, name="chat_conversation"),
+    path("chat/<uuid:pk>/delete/", chat.chat_delete, name="chat_delete"),
+    path("chat/<uuid:pk>/messages/<uuid:message_id>/", chat.chat_message, name="chat_message"),
+    path("posts/compose/", posts.compose, name="posts_compose"),
+    path("posts/compose/generate/", posts.compose_generate, name="posts_compose_generate"),
+    path("posts/compose/count/", posts.compose_count, name="posts_compose_count"),
+    path("posts/compose/create/", posts.post_create, name="posts_compose_create"),
+    path("posts/", posts.posts_page, name="posts"),
+    path("posts/<uuid:pk>/", posts.post_detail, name="posts_detail"),
+    path("posts/<uuid:pk>/save/", posts.post_save, name="posts_save"),
+    path("posts/<uuid:pk>/publish/", posts.post_publish, name="posts_publish"),
+    path("posts/<uuid:pk>/delete/", posts.post_delete, name="posts_delete"),
+    path("posts/<uuid:pk>/images/<uuid:image_id>/", posts.post_image, name="posts_image"),
+    path("posts/<uuid:pk>/images/<uuid:image_id>/delete/", posts.post_image_delete, name="posts_image_delete"),
+    path("settings/audio/", pages.settings_audio, name="settings_audio"),
+    path("settings/", pages.settings_page, name="settings"),
+    path("settings/profile/", pages.settings_profile, name="settings_profile"),
+    path("settings/export/", pages.account_export, name="settings_export"),
+    path("settings/delete/", pages.account_delete, name="settings_delete"),
+    # The reference's web paths keep working for old bookmarks.
+    path("record/brain-dumps/", RedirectView.as_view(pattern_name="web:notes", permanent=True)),
+    path("record/brain-dump/<uuid:pk>/", RedirectView.as_view(pattern_name="web:notes_detail", permanent=True)),
+    path("record/posts/", RedirectView.as_view(pattern_name="web:posts", permanent=True)),
+    path("record/chat/", RedirectView.as_view(pattern_name="web:chat", permanent=True)),
+    path("record/settings/", RedirectView.as_view(pattern_name="web:settings", permanent=True)),
 ]

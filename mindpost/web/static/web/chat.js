@@ -1,0 +1,133 @@
+/* Chat: POST the question, read the answer as server-sent events (fetch + stream reader),
+   show tokens as they arrive, then swap in the stored answer with its citations. */
+(function () {
+  "use strict";
+
+  function bubble(kind, text) {
+    var li = document.createElement("li");
+    if (kind === "user") {
+      li.className = "ml-auto max-w-[85%] rounded-2xl rounded-br-sm bg-brand-600 px-4 py-2.5 text-white whitespace-pre-line";
+    } else {
+      li.className = "max-w-[85%] rounded-2xl rounded-bl-sm border border-stone-200 bg-white px-4 py-3 text-stone-900 shadow-sm whitespace-pre-line";
+      li.setAttribute("aria-busy", "true");
+    }
+    li.textContent = text;
+    return li;
+  }
+
+  // Parses "event: x\ndata: {...}\n\n" blocks out of a growing buffer.
+  function takeEvents(state) {
+    var events = [], index;
+    while ((index = state.buffer.indexOf("\n\n")) >= 0) {
+      var block = state.buffer.slice(0, index);
+      state.buffer = state.buffer.slice(index + 2);
+      var name = "message", data = "";
+      block.split("\n").forEach(function (line) {
+        if (line.indexOf("event:") === 0) name = line.slice(6).trim();
+        else if (line.indexOf("data:") === 0) data += line.slice(5).trim();
+      });
+      try { events.push({ name: name, data: data ? JSON.parse(data) : {} }); } catch (e) { /* skip a broken event */ }
+    }
+    return events;
+  }
+
+  function register(Alpine) {
+    Alpine.data("chat", function () {
+      return {
+        busy: false,
+        sendUrl: "",
+        init: function () { this.sendUrl = this.$el.dataset.sendUrl; },
+        enter: function (event) {
+          if (event.shiftKey || event.isComposing) return;
+          event.preventDefault();
+          this.send();
+        },
+        send: function () {
+          var self = this, input = this.$refs.input, text = (input.value || "").trim();
+          if (!text || this.busy) return;
+          var list = document.getElementById("messages");
+          var empty = document.getElementById("chat-empty");
+          if (empty) empty.remove();
+          list.appendChild(bubble("user", text));
+          var answer = bubble("assistant", "…");
+          list.appendChild(answer);
+          answer.scrollIntoView({ block: "end" });
+          input.value = "";
+          this.busy = true;
+
+          var form = new FormData();
+          form.append("message", text);
+          form.append("conversation_id", this.$refs.conversation.value || "");
+          var url = this.sendUrl, received = "", finished = false;
+          var fail = function (message) {
+            answer.className = "max-w-[85%] alert-error";
+            answer.setAttribute("role", "alert");
+            answer.removeAttribute("aria-busy");
+            answer.textContent = message;
+          };
+          fetch(url, {
+            method: "POST", body: form, credentials: "same-origin",
+            headers: { "X-CSRFToken": window.mpCsrf(), Accept: "text/event-stream" },
+          }).then(function (response) {
+            var type = response.headers.get("Content-Type") || "";
+            if (!response.ok || type.indexOf("text/event-stream") < 0) {
+              return response.json().then(function (body) {
+                fail(body.detail || "Something went wrong. Please try again.");
+              }, function () { fail("Something went wrong on our side. Please try again."); });
+            }
+            var reader = response.body.getReader(), decoder = new TextDecoder(), state = { buffer: "" };
+            var pump = function () {
+              return reader.read().then(function (chunk) {
+                if (chunk.done) {
+                  if (!finished) fail("The answer was cut off. Please ask again.");
+                  return null;
+                }
+                state.buffer += decoder.decode(chunk.value, { stream: true });
+                takeEvents(state).forEach(function (event) {
+                  if (event.name === "start" && event.data.conversation_id) {
+                    self.$refs.conversation.value = event.data.conversation_id;
+                  } else if (event.name === "token") {
+                    received += event.data.text || "";
+                    answer.textContent = received;
+                  } else if (event.name === "done") {
+                    finished = true;
+                    self.finish(answer, event.data);
+                  } else if (event.name === "error") {
+                    finished = true;
+                    fail(event.data.detail || "The answer could not be finished.");
+                  }
+                });
+                return pump();
+              });
+            };
+            return pump();
+          }).catch(function () {
+            fail("Could not reach MindPost. Check your connection and try again.");
+          }).finally(function () {
+            self.busy = false;
+            input.focus();
+          });
+        },
+        finish: function (answer, data) {
+          this.$refs.conversation.value = data.conversation_id;
+          if (window.history && data.conversation_url && location.pathname !== data.conversation_url) {
+            history.replaceState(null, "", data.conversation_url);
+          }
+          fetch(data.message_url, { credentials: "same-origin", headers: { "HX-Request": "true" } })
+            .then(function (r) { return r.ok ? r.text() : Promise.reject(r); })
+            .then(function (html) {
+              var holder = document.createElement("ol");
+              holder.innerHTML = html;
+              var rendered = holder.querySelector("li");
+              if (rendered) answer.replaceWith(rendered);
+            }, function () { answer.removeAttribute("aria-busy"); });
+          if (window.htmx) {
+            window.htmx.ajax("GET", data.conversation_url, { target: "#conversation-list", swap: "innerHTML" });
+          }
+        },
+      };
+    });
+  }
+
+  (window.mpComponents = window.mpComponents || []).push(register);
+})();

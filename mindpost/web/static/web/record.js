@@ -1,0 +1,300 @@
+/* Record page: MediaRecorder with a level meter, preview, and an IndexedDB queue so a
+   recording that could not be uploaded (offline, server error) is kept and retried. */
+(function () {
+  "use strict";
+
+  // ---- IndexedDB queue ---------------------------------------------------------------
+  var DB_NAME = "mindpost", STORE = "uploads";
+
+  function openDb() {
+    return new Promise(function (resolve, reject) {
+      var request = indexedDB.open(DB_NAME, 1);
+      request.onupgradeneeded = function () { request.result.createObjectStore(STORE, { keyPath: "id" }); };
+      request.onsuccess = function () { resolve(request.result); };
+      request.onerror = function () { reject(request.error); };
+    });
+  }
+  function withStore(mode, fn) {
+    return openDb().then(function (db) {
+      return new Promise(function (resolve, reject) {
+        var tx = db.transaction(STORE, mode);
+        var result = fn(tx.objectStore(STORE));
+        tx.oncomplete = function () { resolve(result && result.result !== undefined ? result.result : result); };
+        tx.onerror = function () { reject(tx.error); };
+      });
+    });
+  }
+  var queue = {
+    put: function (item) { return withStore("readwrite", function (s) { return s.put(item); }); },
+    remove: function (id) { return withStore("readwrite", function (s) { return s.delete(id); }); },
+    all: function () { return withStore("readonly", function (s) { return s.getAll(); }); },
+  };
+  window.mpUploadQueue = queue;
+
+  function newId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return "r-" + Date.now() + "-" + Math.random().toString(16).slice(2);
+  }
+
+  function pickMimeType() {
+    var types = ["audio/webm;codecs=opus", "audio/webm", "audio/ogg;codecs=opus", "audio/mp4"];
+    for (var i = 0; i < types.length; i++) {
+      if (window.MediaRecorder && MediaRecorder.isTypeSupported(types[i])) return types[i];
+    }
+    return "";
+  }
+  function extensionFor(type) {
+    if (type.indexOf("ogg") >= 0) return "ogg";
+    if (type.indexOf("mp4") >= 0) return "m4a";
+    if (type.indexOf("wav") >= 0) return "wav";
+    if (type.indexOf("mpeg") >= 0) return "mp3";
+    return "webm";
+  }
+
+  // One upload at a time, with progress; resolves with the server's JSON, rejects with
+  // {message, keep}: keep=false for answers that retrying cannot fix (too long, limit reached).
+  function send(item, url, onProgress) {
+    return new Promise(function (resolve, reject) {
+      var form = new FormData();
+      form.append("audio_file", item.blob, item.name);
+      form.append("client_id", item.id);
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", url);
+      xhr.setRequestHeader("X-CSRFToken", window.mpCsrf());
+      xhr.setRequestHeader("Idempotency-Key", item.id);
+      xhr.upload.onprogress = function (event) {
+        if (event.lengthComputable && onProgress) onProgress(Math.round((100 * event.loaded) / event.total));
+      };
+      xhr.onload = function () {
+        var body = {};
+        try { body = JSON.parse(xhr.responseText); } catch (e) { body = {}; }
+        if (xhr.status >= 200 && xhr.status < 300) return resolve(body);
+        var retryable = xhr.status >= 500 || xhr.status === 429 || xhr.status === 408;
+        reject({ message: body.detail || "The upload failed (" + xhr.status + ").", keep: retryable, code: body.code });
+      };
+      xhr.onerror = function () {
+        reject({ message: "You seem to be offline. The recording is saved on this device and will upload by itself.", keep: true });
+      };
+      xhr.send(form);
+    });
+  }
+
+  var flushing = false;
+  function flushQueue(url, onDone) {
+    if (flushing || !navigator.onLine) return Promise.resolve();
+    flushing = true;
+    return queue.all().then(function (items) {
+      return items.reduce(function (chain, item) {
+        return chain.then(function () {
+          return send(item, url).then(function (body) {
+            return queue.remove(item.id).then(function () { if (onDone) onDone(item, body, null); });
+          }, function (failure) {
+            if (!failure.keep) return queue.remove(item.id).then(function () { if (onDone) onDone(item, null, failure); });
+            if (onDone) onDone(item, null, failure);
+          });
+        });
+      }, Promise.resolve());
+    }).finally(function () { flushing = false; });
+  }
+
+  function register(Alpine) {
+    Alpine.data("recorder", function () {
+      return {
+        state: "idle", // idle | recording | recorded | uploading
+        elapsed: 0,
+        level: 0,
+        progress: 0,
+        previewUrl: "",
+        error: "",
+        savedUrl: "",
+        pending: 0,
+        maxSeconds: 600,
+        allowed: true,
+        blob: null,
+        init: function () {
+          var el = this.$el;
+          this.uploadUrl = el.dataset.uploadUrl;
+          this.maxSeconds = parseInt(el.dataset.maxSeconds, 10) || 600;
+          this.allowed = el.dataset.allowed !== "false";
+          var self = this;
+          this.refreshPending();
+          window.addEventListener("online", function () { self.retryQueued(); });
+          this.retryTimer = setInterval(function () { self.retryQueued(); }, 20000);
+          this.retryQueued();
+          window.mpRecorder = this;
+        },
+        get isRecording() { return this.state === "recording"; },
+        get isUploading() { return this.state === "uploading"; },
+        get hasPreview() { return this.state === "recorded" || this.state === "uploading"; },
+        get cannotRecord() { return !this.allowed || this.state === "uploading" || this.state === "recorded"; },
+        get clock() { return window.mpClock(this.elapsed); },
+        get maxClock() { return window.mpClock(this.maxSeconds); },
+        get levelStyle() { return "width:" + this.level + "%"; },
+        get buttonLabel() { return this.isRecording ? "Stop recording" : "Start recording"; },
+        get buttonClass() { return this.isRecording ? "bg-red-600 hover:bg-red-700 animate-pulse" : "bg-brand-600 hover:bg-brand-700"; },
+        get queued() { return this.pending > 0; },
+        get queuedText() {
+          return this.pending + (this.pending === 1 ? " recording is" : " recordings are") +
+            " saved on this device and will upload when the connection is back.";
+        },
+        get hint() {
+          if (!this.allowed) return "Recording is not available on your plan right now.";
+          if (this.isRecording) return "Recording… press the button again to stop.";
+          if (this.state === "recorded") return "Play it back, then save or discard it.";
+          return "Press the button and start talking. Press again to stop.";
+        },
+        refreshPending: function () {
+          var self = this;
+          return queue.all().then(function (items) { self.pending = items.length; }, function () { self.pending = 0; });
+        },
+        toggle: function () {
+          if (this.isRecording) this.stop(); else this.start();
+        },
+        start: function () {
+          var self = this;
+          this.error = "";
+          this.savedUrl = "";
+          if (!navigator.mediaDevices || !window.MediaRecorder) {
+            this.error = "This browser cannot record audio. Upload a file or type your note instead.";
+            return;
+          }
+          navigator.mediaDevices.getUserMedia({ audio: true }).then(function (stream) {
+            self.stream = stream;
+            var type = pickMimeType();
+            var recorder = type ? new MediaRecorder(stream, { mimeType: type }) : new MediaRecorder(stream);
+            self.chunks = [];
+            recorder.ondataavailable = function (e) { if (e.data && e.data.size) self.chunks.push(e.data); };
+            recorder.onstop = function () { self.finish(recorder.mimeType || type || "audio/webm"); };
+            self.recorder = recorder;
+            recorder.start(1000);
+            self.state = "recording";
+            self.startedAt = Date.now();
+            self.elapsed = 0;
+            self.timer = setInterval(function () {
+              self.elapsed = (Date.now() - self.startedAt) / 1000;
+              if (self.elapsed >= self.maxSeconds) self.stop();
+            }, 200);
+            self.meter(stream);
+          }, function (err) {
+            self.error = err && err.name === "NotAllowedError"
+              ? "MindPost needs permission to use your microphone. Allow it in the browser's address bar and try again."
+              : "No microphone could be opened. Upload a file or type your note instead.";
+          });
+        },
+        meter: function (stream) {
+          var self = this;
+          try {
+            var AudioCtx = window.AudioContext || window.webkitAudioContext;
+            this.audioCtx = new AudioCtx();
+            var analyser = this.audioCtx.createAnalyser();
+            analyser.fftSize = 512;
+            this.audioCtx.createMediaStreamSource(stream).connect(analyser);
+            var data = new Uint8Array(analyser.fftSize);
+            var tick = function () {
+              if (self.state !== "recording") { self.level = 0; return; }
+              analyser.getByteTimeDomainData(data);
+              var peak = 0;
+              for (var i = 0; i < data.length; i++) peak = Math.max(peak, Math.abs(data[i] - 128));
+              self.level = Math.min(100, Math.round((peak / 128) * 140));
+              requestAnimationFrame(tick);
+            };
+            tick();
+          } catch (e) { this.level = 0; }
+        },
+        stop: function () {
+          if (this.recorder && this.recorder.state !== "inactive") this.recorder.stop();
+          clearInterval(this.timer);
+        },
+        finish: function (type) {
+          if (this.stream) this.stream.getTracks().forEach(function (t) { t.stop(); });
+          if (this.audioCtx) this.audioCtx.close();
+          this.blob = new Blob(this.chunks, { type: type.split(";")[0] });
+          this.type = type;
+          if (this.previewUrl) URL.revokeObjectURL(this.previewUrl);
+          this.previewUrl = URL.createObjectURL(this.blob);
+          this.state = "recorded";
+        },
+        discard: function () {
+          if (this.previewUrl) URL.revokeObjectURL(this.previewUrl);
+          this.previewUrl = "";
+          this.blob = null;
+          this.elapsed = 0;
+          this.state = "idle";
+        },
+        save: function () {
+          if (!this.blob) return;
+          var item = {
+            id: newId(), blob: this.blob, name: "recording-" + new Date().toISOString().replace(/[:.]/g, "-") + "." + extensionFor(this.type || ""),
+            createdAt: Date.now(), seconds: this.elapsed,
+          };
+          this.enqueueAndSend(item);
+        },
+        // Files go through the same queue as recordings.
+        saveFile: function (file) {
+          this.error = "";
+          this.savedUrl = "";
+          this.enqueueAndSend({ id: newId(), blob: file, name: file.name || "upload", createdAt: Date.now(), seconds: 0 });
+        },
+        enqueueAndSend: function (item) {
+          var self = this;
+          this.state = "uploading";
+          this.progress = 0;
+          this.error = "";
+          // Kept on the device first, so nothing is lost if the tab closes mid-upload.
+          queue.put(item).catch(function () { return null; }).then(function () {
+            return send(item, self.uploadUrl, function (p) { self.progress = p; });
+          }).then(function (body) {
+            queue.remove(item.id);
+            self.progress = 100;
+            self.savedUrl = body.url;
+            self.updateAllowance(body.allowance);
+            self.discard();
+            self.refreshPending();
+          }, function (failure) {
+            self.error = failure.message;
+            if (!failure.keep) queue.remove(item.id);
+            self.state = failure.keep ? "idle" : "recorded";
+            if (failure.keep) self.discard();
+            self.refreshPending();
+          });
+        },
+        retryQueued: function () {
+          var self = this;
+          if (this.state === "uploading") return;
+          flushQueue(this.uploadUrl, function (item, body, failure) {
+            if (body) { self.savedUrl = body.url; self.updateAllowance(body.allowance); }
+            if (failure && !failure.keep) self.error = failure.message;
+          }).then(function () { self.refreshPending(); });
+        },
+        updateAllowance: function (allowance) {
+          if (!allowance) return;
+          this.allowed = allowance.allowed;
+          this.maxSeconds = allowance.max_seconds || this.maxSeconds;
+          var el = document.getElementById("allowance-remaining");
+          if (el && allowance.remaining !== null) el.textContent = allowance.remaining;
+        },
+      };
+    });
+
+    Alpine.data("dropzone", function () {
+      return {
+        dragging: false,
+        get dropClass() { return this.dragging ? "border-brand-500 bg-brand-50" : "border-stone-300"; },
+        over: function () { this.dragging = true; },
+        leave: function () { this.dragging = false; },
+        drop: function (event) {
+          this.dragging = false;
+          var file = event.dataTransfer && event.dataTransfer.files[0];
+          if (file && window.mpRecorder) window.mpRecorder.saveFile(file);
+        },
+        pick: function (event) {
+          var file = event.target.files[0];
+          if (file && window.mpRecorder) window.mpRecorder.saveFile(file);
+          event.target.value = "";
+        },
+      };
+    });
+  }
+
+  (window.mpComponents = window.mpComponents || []).push(register);
+})();

@@ -1,0 +1,101 @@
+"""Landing, settings and account pages."""
+
+from __future__ import annotations
+
+from zoneinfo import available_timezones
+
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from mindpost.accounts import services as account_services
+from mindpost.core.errors import ApiError
+from mindpost.notes import services as note_services
+from mindpost.web import panels
+from mindpost.web.helpers import error_fragment, web_user
+
+_TIMEZONES = sorted(available_timezones())
+# Whisper detects the language by itself; naming it helps with short or mixed recordings.
+LANGUAGES = [
+    ("", "Detect automatically"),
+    ("en", "English"),
+    ("de", "German"),
+    ("es", "Spanish"),
+    ("fr", "French"),
+    ("it", "Italian"),
+    ("pt", "Portuguese"),
+    ("nl", "Dutch"),
+    ("el", "Greek"),
+    ("pl", "Polish"),
+    ("tr", "Turkish"),
+    ("ja", "Japanese"),
+    ("zh", "Chinese"),
+]
+
+
+def landing(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("web:record")
+    return render(request, "landing.html")
+
+
+@login_required
+def settings_page(request: HttpRequest) -> HttpResponse:
+    user = web_user(request)
+    context = {"timezones": _TIMEZONES, "languages": LANGUAGES, **panels.settings_panels(request=request, user=user)}
+    return render(request, "web/settings.html", context)
+
+
+@login_required
+@require_POST
+def settings_profile(request: HttpRequest) -> HttpResponse:
+    user = web_user(request)
+    try:
+        account_services.user_update(
+            user=user,
+            display_name=request.POST.get("display_name", user.display_name),
+            time_zone=request.POST.get("timezone", user.timezone),
+        )
+    except ApiError as exc:
+        return error_fragment(request, exc)
+    return render(request, "web/_saved.html", {"message": "Profile saved."})
+
+
+@login_required
+@require_POST
+def settings_audio(request: HttpRequest) -> HttpResponse:
+    language = request.POST.get("transcription_language", "")
+    if language not in dict(LANGUAGES):
+        return error_fragment(request, ApiError("Choose a language from the list.", code="invalid_language"))
+    note_services.note_settings_update(
+        user=web_user(request), keep_audio=request.POST.get("keep_audio") != "0", transcription_language=language
+    )
+    return render(request, "web/_saved.html", {"message": "Audio settings saved."})
+
+
+@login_required
+@require_POST
+def account_export(request: HttpRequest) -> FileResponse:
+    archive = account_services.account_export(user=web_user(request))
+    return FileResponse(archive, as_attachment=True, filename="mindpost-export.zip", content_type="application/zip")
+
+
+@login_required
+@require_POST
+def account_delete(request: HttpRequest) -> HttpResponse:
+    user = web_user(request)
+    # A second factor of intent: the password, so a borrowed unlocked laptop cannot do it.
+    if not user.check_password(request.POST.get("password", "")):
+        exc = ApiError("That password is not right. Your account was not deleted.", code="invalid_password")
+        return error_fragment(request, exc, status=400)
+    account_services.account_delete(user=user)
+    logout(request)
+    messages.success(request, "Your account and all of its data have been deleted.")
+    response = HttpResponse(status=204)
+    if getattr(request, "htmx", False):
+        response["HX-Redirect"] = "/"
+        return response
+    return redirect("web:landing")

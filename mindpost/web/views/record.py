@@ -1,0 +1,88 @@
+"""Record page: the recorder, uploads (from the recorder's IndexedDB queue), files and typed notes."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from mindpost.billing import selectors as billing_selectors
+from mindpost.core.errors import ApiError
+from mindpost.notes import idempotency, uploads
+from mindpost.notes import services as note_services
+from mindpost.notes.selectors import note_list
+from mindpost.web.helpers import GENERIC_FAILURE, error_fragment, web_user
+
+logger = logging.getLogger(__name__)
+
+
+def recording_allowance(*, user: Any) -> dict[str, Any]:
+    """What the recorder shows: recordings left this period (None = no limit) and the length cap."""
+    summary = billing_selectors.usage_summary(user=user)
+    limit = summary["limits"].get("recordings")
+    used = summary["used"].get("recordings", 0)
+    remaining = None if limit is None else max(0, int(limit) - int(used))
+    return {
+        "remaining": remaining,
+        "limit": limit,
+        "used": used,
+        "allowed": bool(summary["active"]) and (remaining is None or remaining > 0),
+        "max_seconds": uploads.max_seconds_for(user),
+        "upgrade_url": reverse("web:settings") + "#plan",
+    }
+
+
+@login_required
+@require_GET
+def record_page(request: HttpRequest) -> HttpResponse:
+    user = web_user(request)
+    context = {
+        "allowance": recording_allowance(user=user),
+        "recent": list(note_list(user=user)[:3]),
+    }
+    return render(request, "web/record.html", context)
+
+
+@login_required
+@require_POST
+def upload(request: HttpRequest) -> JsonResponse:
+    """multipart `audio_file`, keyed by the recorder's own id so a retried upload is not stored twice."""
+    user = web_user(request)
+    audio = request.FILES.get("audio_file")
+    if audio is None:
+        return JsonResponse({"code": "audio_missing", "detail": "Choose or record some audio first."}, status=400)
+    try:
+        key = idempotency.clean_key(request.headers.get(idempotency.HEADER) or request.POST.get("client_id"))
+        result = note_services.note_create_from_audio(user=user, upload=audio, idempotency_key=key)
+    except ApiError as exc:
+        return JsonResponse({"code": exc.code, "detail": str(exc.detail), **exc.extra}, status=exc.status_code)
+    except Exception:
+        logger.exception("web upload failed")
+        return JsonResponse({"code": "server_error", "detail": GENERIC_FAILURE}, status=500)
+    note = result.note
+    return JsonResponse(
+        {
+            "id": str(note.pk),
+            "status": note.status,
+            "url": reverse("web:notes_detail", kwargs={"pk": note.pk}),
+            "allowance": recording_allowance(user=user),
+        },
+        status=201 if result.created else 200,
+    )
+
+
+@login_required
+@require_POST
+def text_note(request: HttpRequest) -> HttpResponse:
+    user = web_user(request)
+    try:
+        key = idempotency.clean_key(request.POST.get("client_id"))
+        result = note_services.note_create_from_text(user=user, text=request.POST.get("text", ""), idempotency_key=key)
+    except ApiError as exc:
+        return error_fragment(request, exc)
+    return render(request, "web/_text_saved.html", {"note": result.note})

@@ -1,0 +1,238 @@
+"""The end-to-end scenario of the web app, in order, in one browser profile per person:
+
+1. sign up (with the emailed verification link) and log in;
+2. record real speech through Chromium's fake microphone, watch the note turn ready, find its words;
+3. search for it;
+4. ask the chat about it and follow the citation link;
+5. connect X, generate a post from the note, edit it and publish it to the loopback X fake;
+6. schedule another post;
+7. a second user cannot open the first user's notes, posts or conversations.
+
+Each page met on the way is checked with axe-core and screenshotted at desktop and phone width.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.conftest import PASSWORD
+
+SPEECH_WORDS = ("tomato", "basil", "pasta", "lighthouse", "budget", "friday", "sarah")
+state: dict[str, Any] = {}
+
+
+def sign_up(tab: Any, email: str, *, audit: bool = False) -> None:
+    page = tab.page
+    tab.goto("/accounts/signup/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Password (again)").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    page.wait_for_url("**/accounts/confirm-email/")
+    if audit:
+        tab.audit("verify-email-sent")
+    link = tab.stack.last_link(to=email, pattern="/accounts/confirm-email/")
+    page.goto(link)
+    if audit:
+        tab.audit("verify-email-confirm")
+    page.get_by_role("button", name="Confirm").click()
+    page.wait_for_url("**/record/")
+
+
+@pytest.fixture(scope="module")
+def alice(new_tab: Any) -> Any:
+    return new_tab()
+
+
+def test_1_sign_up_and_log_in(alice: Any) -> None:
+    page = alice.page
+    sign_up(alice, "alice@example.com", audit=True)
+    assert page.get_by_role("heading", level=1).inner_text() == "Record a note"
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(alice.stack.url + "/")
+    alice.goto("/accounts/login/")
+    page.get_by_label("Email").fill("alice@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/record/")
+    alice.audit("record", full_page=True)
+    alice.assert_clean()
+
+
+def test_2_record_speech_and_find_its_words(alice: Any) -> None:
+    page = alice.page
+    alice.goto("/record/")
+    button = page.locator("#record-button")
+    button.click()
+    alice.wait_until("() => document.querySelector('#record-button').getAttribute('aria-pressed') === 'true'")
+    # The level meter moves with the (fake) microphone's speech.
+    alice.wait_until("() => Number(document.querySelector('[role=meter]').getAttribute('aria-valuenow')) > 5")
+    alice.screenshot("record-recording")
+    alice.wait_until(
+        "() => { const [m, s] = document.querySelector('.tabular-nums span').textContent.split(':').map(Number);"
+        " return m * 60 + s >= 7; }",
+        timeout=20,
+    )
+    button.click()
+    page.get_by_role("heading", name="Listen before you save").wait_for()
+    assert page.locator("audio[aria-label='Your recording']").get_attribute("src").startswith("blob:")
+    page.get_by_role("button", name="Save note").click()
+    link = page.locator("#saved-note-link")
+    link.wait_for(timeout=30_000)
+    link.click()
+    page.wait_for_url(re.compile(r".*/notes/[0-9a-f-]{36}/$"))
+    state["note_url"] = page.url.removeprefix(alice.stack.url)
+    # The page updates itself: processing → ready, without a reload.
+    page.locator(".badge-green", has_text="Ready").wait_for(timeout=180_000)
+    transcript = page.locator("#transcript-title").locator("xpath=../..").inner_text().lower()
+    heard = [word for word in SPEECH_WORDS if word in transcript]
+    assert len(heard) >= 2, f"transcript does not contain the spoken words: {transcript!r}"
+    state["heard"] = heard
+    # Swapped in by the poll, the confirmation stays closed until asked for.
+    assert not page.locator("#delete-note").is_visible()
+    # Segments seek the player.
+    segments = page.locator("[data-seek]")
+    assert segments.count() >= 1
+    segments.last.click()
+    assert page.evaluate("() => document.querySelector('audio').currentTime") > 0
+    alice.audit("note-detail", full_page=True)
+
+
+def test_2b_offline_recording_is_kept_and_uploaded_later(alice: Any, speech_wav: Any) -> None:
+    page = alice.page
+    alice.goto("/record/")
+    page.context.set_offline(True)
+    try:
+        page.locator("#record-button").click()
+        page.wait_for_timeout(2500)
+        page.locator("#record-button").click()
+        page.get_by_role("button", name="Save note").click()
+        page.get_by_text("saved on this device", exact=False).first.wait_for()
+        assert page.evaluate("() => window.mpUploadQueue.all().then(items => items.length)") == 1
+        alice.problems.clear()  # the failed request is the point of this test
+    finally:
+        page.context.set_offline(False)
+    page.locator("#saved-note-link").wait_for(timeout=30_000)
+    alice.wait_until("() => window.mpUploadQueue.all().then(items => items.length === 0)")
+    # A picked file goes through the same queue.
+    with page.expect_response("**/record/upload/") as upload:
+        page.set_input_files("#audio-file", str(speech_wav))
+    assert upload.value.status == 201
+
+
+def test_3_search_finds_the_note(alice: Any) -> None:
+    page = alice.page
+    alice.goto("/notes/")
+    alice.audit("notes", full_page=True)
+    word = state.get("heard", ["tomato"])[0]
+    page.get_by_label("Search your notes").fill(word)
+    page.locator("#note-results mark").first.wait_for()
+    assert word in page.locator("#note-results mark").first.inner_text().lower()
+    assert f"q={word}" in page.url  # pushed into the address bar
+    alice.audit("notes-search")
+
+
+def test_4_chat_answers_with_a_citation(alice: Any) -> None:
+    page = alice.page
+    alice.goto("/chat/")
+    alice.audit("chat-empty")
+    page.get_by_label("Your question").fill("What do I need to buy for the pasta dinner with tomatoes and basil?")
+    page.get_by_role("button", name="Ask").click()
+    citation = page.locator("#messages a.citation").first
+    try:
+        citation.wait_for(timeout=60_000)
+    except Exception:
+        print("MESSAGES:", page.locator("#messages").inner_text(), alice.stack.log_tail("web"), alice.problems)
+        raise
+    assert "/chat/" in page.url
+    assert len(page.url.rstrip("/").split("/")[-1]) == 36
+    state["chat_url"] = page.url.removeprefix(alice.stack.url)
+    alice.audit("chat")
+    href = citation.get_attribute("href")
+    assert href.startswith(state["note_url"])
+    citation.click()
+    page.wait_for_url("**" + state["note_url"] + "*")
+
+
+def test_4b_chat_says_when_nothing_is_found(alice: Any) -> None:
+    page = alice.page
+    alice.goto("/chat/")
+    page.get_by_label("Your question").fill("Where did I leave the spare car keys in Reykjavik?")
+    page.get_by_role("button", name="Ask").click()
+    page.get_by_text("Nothing found in your notes").wait_for(timeout=60_000)
+
+
+def test_5_generate_edit_and_publish_to_x(alice: Any, fakes: Any, tmp_path: Any) -> None:
+    from PIL import Image
+
+    picture = tmp_path / "basil.png"
+    Image.new("RGB", (64, 48), (60, 140, 60)).save(picture)
+    page = alice.page
+    alice.goto("/settings/")
+    page.get_by_role("link", name="Connect X").click()
+    page.wait_for_url("**/settings/?connection_status=success*")
+    assert "@ada_l" in page.locator("#connections").inner_text()
+    alice.audit("settings", full_page=True)
+
+    alice.goto("/notes/")
+    page.locator("input[name=note_ids]:not([disabled])").first.check()
+    page.get_by_role("button", name="Create post").click()
+    page.wait_for_url("**/posts/compose/*")
+    page.get_by_role("button", name="Use draft 1").wait_for(timeout=60_000)
+    alice.audit("compose", full_page=True)
+    page.get_by_role("button", name="Use draft 1").click()
+    editor = page.get_by_label("Your post")
+    assert "tomatoes" in editor.input_value()
+    editor.fill(editor.input_value() + " Edited in the browser 🙂")
+    alice.wait_until("() => document.querySelector('[data-testid=weighted-count]').textContent.trim() !== '0'")
+    counted = int(page.locator("[data-testid=weighted-count]").inner_text())
+    assert counted == len(editor.input_value()) + 1  # the emoji weighs 2
+    page.set_input_files("#images-input", str(picture))
+    assert page.get_by_role("img", name="Preview of basil.png").is_visible()
+    page.get_by_role("button", name="Publish now").click()
+    page.wait_for_url(re.compile(r".*/posts/[0-9a-f-]{36}/$"))
+    page.locator("#live-post-link").wait_for(timeout=30_000)
+    tweets = fakes.x.tweets_of(fakes.x_user.id)
+    assert tweets
+    assert tweets[-1].text.endswith("Edited in the browser 🙂")
+    assert len(tweets[-1].media_ids) == 1
+    alice.audit("post-published")
+
+
+def test_6_schedule_another_post(alice: Any) -> None:
+    page = alice.page
+    alice.goto("/posts/compose/")
+    page.get_by_label("Your post").fill("A post for tomorrow morning about the lighthouse.")
+    # The profile says UTC, the device Athens: the page offers the device's zone.
+    page.get_by_role("button", name="Use that time zone").click()
+    page.get_by_text("(Europe/Athens)").wait_for()
+    when = (datetime.now() + timedelta(days=1)).replace(hour=9, minute=30)
+    page.get_by_label(re.compile("Schedule for")).fill(when.strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_role("button", name="Schedule").click()
+    page.wait_for_url(re.compile(r".*/posts/[0-9a-f-]{36}/$"))
+    state["post_url"] = page.url.removeprefix(alice.stack.url)
+    status = page.locator("#post-status")
+    assert "Scheduled" in status.inner_text()
+    assert "Europe/Athens" in status.inner_text()
+    assert "9:30" in status.inner_text() or "09:30" in status.inner_text()
+    alice.audit("post-scheduled")
+    alice.goto("/posts/?status=scheduled")
+    assert "lighthouse" in page.locator("main").inner_text()
+    alice.audit("posts")
+
+
+def test_7_second_user_cannot_open_the_first_users_pages(new_tab: Any) -> None:
+    bob = new_tab()
+    sign_up(bob, "bob@example.com")
+    for key in ("note_url", "post_url", "chat_url"):
+        if key not in state:
+            pytest.fail(f"an earlier step did not produce {key}")
+        response = bob.goto(state[key])
+        assert response.status == 404, f"{state[key]} answered {response.status} to another user"
+    bob.goto("/notes/")
+    assert "Untitled" not in bob.page.locator("main").inner_text()
+    assert bob.page.locator("input[name=note_ids]").count() == 0
