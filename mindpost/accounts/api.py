@@ -10,6 +10,7 @@ from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 from rest_framework.throttling import AnonRateThrottle, BaseThrottle, ScopedRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
@@ -51,75 +52,66 @@ class TokenVerify(AuthThrottled, TokenVerifyView):
     pass
 
 
-class RegisterView(AuthThrottled):
+class SignedOutView(AuthThrottled):
+    """Endpoints used before signing in: no token, the tight `auth` rate."""
+
     permission_classes = [AllowAny]
     authentication_classes: list[type] = []
 
+
+def _validated(serializer_class: type[Serializer[Any]], request: Request) -> dict[str, Any]:
+    data = serializer_class(data=request.data)
+    data.is_valid(raise_exception=True)
+    return dict(data.validated_data)
+
+
+class RegisterView(SignedOutView):
     @extend_schema(request=s.RegisterInput, responses={201: s.RegisterOutput})
     def post(self, request: Request) -> Response:
-        data = s.RegisterInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        services.user_register(
-            email=data.validated_data["email"], password=data.validated_data["password"], request=request._request
-        )
+        data = _validated(s.RegisterInput, request)
+        services.user_register(email=data["email"], password=data["password"], request=request._request)
         body = {
-            "email": data.validated_data["email"].lower(),
+            "email": data["email"].lower(),
             "detail": "Check your inbox: we sent a link to verify your email address.",
         }
         return Response(body, status=status.HTTP_201_CREATED)
 
 
-class VerifyEmailView(AuthThrottled):
-    permission_classes = [AllowAny]
-    authentication_classes: list[type] = []
-
+class VerifyEmailView(SignedOutView):
     @extend_schema(request=s.KeyInput, responses={200: s.DetailOutput})
     def post(self, request: Request) -> Response:
-        data = s.KeyInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        services.email_verify(key=data.validated_data["key"], request=request._request)
+        data = _validated(s.KeyInput, request)
+        services.email_verify(key=data["key"], request=request._request)
         return Response({"detail": "Your email address is verified. You can sign in."})
 
 
-class ResendVerificationView(AuthThrottled):
-    permission_classes = [AllowAny]
-    authentication_classes: list[type] = []
-
+class ResendVerificationView(SignedOutView):
     @extend_schema(request=s.EmailInput, responses={202: s.DetailOutput})
     def post(self, request: Request) -> Response:
-        data = s.EmailInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        services.email_verification_resend(email=data.validated_data["email"], request=request._request)
+        data = _validated(s.EmailInput, request)
+        services.email_verification_resend(email=data["email"], request=request._request)
         return Response(
             {"detail": "If that address has an unverified account, a new link is on its way."},
             status=status.HTTP_202_ACCEPTED,
         )
 
 
-class PasswordResetView(AuthThrottled):
-    permission_classes = [AllowAny]
-    authentication_classes: list[type] = []
-
+class PasswordResetView(SignedOutView):
     @extend_schema(request=s.EmailInput, responses={202: s.DetailOutput})
     def post(self, request: Request) -> Response:
-        data = s.EmailInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        services.password_reset_request(email=data.validated_data["email"], request=request._request)
+        data = _validated(s.EmailInput, request)
+        services.password_reset_request(email=data["email"], request=request._request)
         return Response(
             {"detail": "If that address has an account, a reset link is on its way."},
             status=status.HTTP_202_ACCEPTED,
         )
 
 
-class PasswordResetConfirmView(AuthThrottled):
-    permission_classes = [AllowAny]
-    authentication_classes: list[type] = []
-
+class PasswordResetConfirmView(SignedOutView):
     @extend_schema(request=s.PasswordResetConfirmInput, responses={200: s.DetailOutput})
     def post(self, request: Request) -> Response:
-        data = s.PasswordResetConfirmInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        services.password_reset_confirm(key=data.validated_data["key"], password=data.validated_data["password"])
+        data = _validated(s.PasswordResetConfirmInput, request)
+        services.password_reset_confirm(key=data["key"], password=data["password"])
         return Response({"detail": "Your password has been changed. Sign in with the new one."})
 
 
