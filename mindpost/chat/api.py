@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -29,7 +29,7 @@ from rest_framework.views import APIView
 
 from mindpost.accounts.auth import current_user
 from mindpost.ai.types import AIError
-from mindpost.chat import selectors, services
+from mindpost.chat import selectors, services, streaming
 from mindpost.chat.citations import excerpt
 from mindpost.chat.dates import user_zone
 from mindpost.chat.models import Conversation
@@ -333,10 +333,6 @@ class EventStreamRenderer(BaseRenderer):
         return json.dumps(data, default=str).encode()
 
 
-def sse_event(event: str, data: dict[str, Any]) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n"
-
-
 class SseResponse(StreamingHttpResponse):
     """Returned by the DRF view for a streaming request; the async wrapper starts the model and
     fills in the event stream (or turns the response into a 503 if the model is down)."""
@@ -350,7 +346,7 @@ class SseResponse(StreamingHttpResponse):
     async def start(self) -> HttpResponseBase:
         prepared = self.prepared
         if not prepared.found:
-            self.streaming_content = _not_found_events(prepared)
+            self.streaming_content = streaming.not_found_events(prepared, done=_reply_body)
             return self
         try:
             first, rest, model_name = await services.astart_answer(prepared=prepared)
@@ -359,52 +355,15 @@ class SseResponse(StreamingHttpResponse):
             response = JsonResponse(body, status=exc.status_code)
             response["Retry-After"] = str(exc.extra.get("retry_after", 30))
             return response
-        self.streaming_content = _answer_events(prepared, first, rest, model_name)
+        self.streaming_content = streaming.answer_events(
+            prepared, first, rest, model_name, done=_reply_body, broken=_model_broke_off
+        )
         return self
 
 
-async def _not_found_events(prepared: services.PreparedTurn) -> AsyncIterator[str]:
-    reply = await sync_to_async(services.chat_complete)(prepared=prepared)
-    yield sse_event("start", {"conversation_id": str(reply.conversation_id), "found": False})
-    yield sse_event("token", {"text": reply.response})
-    yield sse_event("done", _reply_body(reply))
-
-
-async def _answer_events(
-    prepared: services.PreparedTurn, first: str, rest: AsyncIterator[str], model_name: str
-) -> AsyncIterator[str]:
-    conversation_id = str(prepared.conversation.pk) if prepared.conversation else None
-    yield sse_event("start", {"conversation_id": conversation_id, "found": True})
-    parts = [first]
-    completed = False
-    try:
-        if first:
-            yield sse_event("token", {"text": first})
-        try:
-            async for delta in rest:
-                parts.append(delta)
-                yield sse_event("token", {"text": delta})
-        except AIError as exc:
-            logger.warning("chat stream broke off", extra={"error": str(exc)})
-            await sync_to_async(services.release_unit)(user=prepared.user)
-            error = services.model_unavailable(prepared)
-            yield sse_event("error", error_body(code=error.code, detail=str(error.detail), **error.extra))
-            return
-        completed = True
-    finally:
-        if not completed:
-            # The client went away (or the model failed): stop generating.
-            aclose = getattr(rest, "aclose", None)
-            if aclose is not None:
-                await aclose()
-    try:
-        reply = await sync_to_async(services.chat_finish)(
-            prepared=prepared, answer="".join(parts), model_name=model_name
-        )
-    except ApiError as exc:  # the conversation was deleted meanwhile
-        yield sse_event("error", error_body(code=exc.code, detail=str(exc.detail)))
-        return
-    yield sse_event("done", _reply_body(reply))
+def _model_broke_off(prepared: services.PreparedTurn) -> dict[str, Any]:
+    error = services.model_unavailable(prepared)
+    return error_body(code=error.code, detail=str(error.detail), **error.extra)
 
 
 def _wants_stream(request: Request) -> bool:

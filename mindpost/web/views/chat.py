@@ -6,7 +6,6 @@ session and CSRF protection. The stream is server-sent events over a POST (read 
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -23,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from mindpost.ai.types import AIError
 from mindpost.chat import selectors as chat_selectors
 from mindpost.chat import services as chat_services
+from mindpost.chat import streaming
 from mindpost.chat.models import Conversation, Message
 from mindpost.core.errors import ApiError
 from mindpost.web.helpers import GENERIC_FAILURE, error_fragment, htmx_target, is_htmx, web_user
@@ -84,10 +84,6 @@ def chat_delete(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     return redirect("web:chat")
 
 
-def _event(name: str, data: dict[str, Any]) -> bytes:
-    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n".encode()
-
-
 def _done(reply: chat_services.ChatReply) -> dict[str, Any]:
     return {
         "conversation_id": str(reply.conversation_id),
@@ -100,40 +96,26 @@ def _done(reply: chat_services.ChatReply) -> dict[str, Any]:
     }
 
 
-async def _events(prepared: chat_services.PreparedTurn) -> AsyncIterator[bytes]:
-    conversation_id = str(prepared.conversation.pk) if prepared.conversation else None
+def _broke_off(prepared: chat_services.PreparedTurn) -> dict[str, Any]:
+    return {"code": "model_unavailable", "detail": "The answer was cut off. Please ask again."}
+
+
+async def _events(prepared: chat_services.PreparedTurn) -> AsyncIterator[str]:
     try:
         if not prepared.found:
-            reply = await sync_to_async(chat_services.chat_complete)(prepared=prepared)
-            yield _event("start", {"conversation_id": str(reply.conversation_id), "found": False})
-            yield _event("token", {"text": reply.response})
-            yield _event("done", _done(reply))
+            async for event in streaming.not_found_events(prepared, done=_done):
+                yield event
             return
         try:
             first, rest, model_name = await chat_services.astart_answer(prepared=prepared)
         except ApiError as exc:
-            yield _event("error", {"code": exc.code, "detail": str(exc.detail)})
+            yield streaming.sse_event("error", {"code": exc.code, "detail": str(exc.detail)})
             return
-        yield _event("start", {"conversation_id": conversation_id, "found": True})
-        parts = [first]
-        if first:
-            yield _event("token", {"text": first})
-        try:
-            async for delta in rest:
-                parts.append(delta)
-                yield _event("token", {"text": delta})
-        except AIError:
-            logger.warning("web chat stream broke off")
-            await sync_to_async(chat_services.release_unit)(user=prepared.user)
-            yield _event("error", {"code": "model_unavailable", "detail": "The answer was cut off. Please ask again."})
-            return
-        reply = await sync_to_async(chat_services.chat_finish)(
-            prepared=prepared, answer="".join(parts), model_name=model_name
-        )
-        yield _event("done", _done(reply))
+        async for event in streaming.answer_events(prepared, first, rest, model_name, done=_done, broken=_broke_off):
+            yield event
     except Exception:
         logger.exception("web chat stream failed")
-        yield _event("error", {"code": "server_error", "detail": GENERIC_FAILURE})
+        yield streaming.sse_event("error", {"code": "server_error", "detail": GENERIC_FAILURE})
 
 
 async def chat_send(request: HttpRequest) -> HttpResponseBase:
