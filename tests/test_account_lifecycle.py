@@ -65,7 +65,11 @@ def test_account_delete_removes_everything(
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = getattr(api, method)("/api/account/delete/", {"refresh_token": tokens["refresh"]}, format="json")
+        response = getattr(api, method)(
+            "/api/account/delete/",
+            {"password": "a-Long-and-unusual-passphrase-42", "refresh_token": tokens["refresh"]},
+            format="json",
+        )
     assert response.status_code == 200
     assert response.json()["status"] == "success"
 

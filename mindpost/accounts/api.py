@@ -11,15 +11,22 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
-from rest_framework.throttling import AnonRateThrottle, BaseThrottle, ScopedRateThrottle, UserRateThrottle
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
 
 from mindpost.accounts import serializers as s
 from mindpost.accounts import services
 from mindpost.accounts.auth import current_user
-from mindpost.accounts.lockout import LOCKED_OUT_DETAIL, cooloff_seconds
+from mindpost.accounts.lockout import (
+    LOCKED_OUT_DETAIL,
+    SIGNIN_RETRY_ATTR,
+    SIGNIN_THROTTLED_DETAIL,
+    account_email_limit,
+    cooloff_seconds,
+)
 from mindpost.core.errors import ApiError
+from mindpost.core.throttling import AnonRateThrottle, ScopedRateThrottle, UserRateThrottle
 
 AUTH_THROTTLES: list[type[BaseThrottle]] = [AnonRateThrottle, UserRateThrottle, ScopedRateThrottle]
 
@@ -36,6 +43,12 @@ class TokenObtainView(AuthThrottled, TokenObtainPairView):
         try:
             response = super().post(request, *args, **kwargs)
         finally:
+            # The per-account limit (lockout.AccountSigninLimitBackend) refused to check the password.
+            retry_after = getattr(request._request, SIGNIN_RETRY_ATTR, None)
+            if retry_after is not None:
+                raise ApiError(
+                    SIGNIN_THROTTLED_DETAIL, code="throttled", status_code=429, extra={"retry_after": retry_after}
+                )
             # django-axes flags the request when the email + IP pair is locked out.
             if getattr(request, "axes_locked_out", False) or getattr(request._request, "axes_locked_out", False):
                 raise ApiError(
@@ -69,7 +82,8 @@ class RegisterView(SignedOutView):
     @extend_schema(request=s.RegisterInput, responses={201: s.RegisterOutput})
     def post(self, request: Request) -> Response:
         data = _validated(s.RegisterInput, request)
-        services.user_register(email=data["email"], password=data["password"], request=request._request)
+        # The same answer whether or not the address has an account (see services.user_register).
+        services.user_register(email=data["email"], password=data["password"])
         body = {
             "email": data["email"].lower(),
             "detail": "Check your inbox: we sent a link to verify your email address.",
@@ -89,6 +103,7 @@ class ResendVerificationView(SignedOutView):
     @extend_schema(request=s.EmailInput, responses={202: s.DetailOutput})
     def post(self, request: Request) -> Response:
         data = _validated(s.EmailInput, request)
+        account_email_limit(email=data["email"])
         services.email_verification_resend(email=data["email"], request=request._request)
         return Response(
             {"detail": "If that address has an unverified account, a new link is on its way."},
@@ -100,6 +115,7 @@ class PasswordResetView(SignedOutView):
     @extend_schema(request=s.EmailInput, responses={202: s.DetailOutput})
     def post(self, request: Request) -> Response:
         data = _validated(s.EmailInput, request)
+        account_email_limit(email=data["email"])
         services.password_reset_request(email=data["email"], request=request._request)
         return Response(
             {"detail": "If that address has an account, a reset link is on its way."},
@@ -140,16 +156,22 @@ class ExportView(APIView):
 
 
 class AccountDeleteView(APIView):
-    """Deletes the account and everything it owns, for good. POST (reference path) or DELETE."""
+    """Deletes the account and everything it owns, for good. POST (reference path) or DELETE.
+
+    Needs the current password besides the token, so a leaked token alone cannot erase an account.
+    """
 
     @extend_schema(request=s.AccountDeleteInput, responses={200: s.AccountDeleteOutput})
     def post(self, request: Request) -> Response:
-        services.account_delete(user=current_user(request))
+        data = _validated(s.AccountDeleteInput, request)
+        user = current_user(request)
+        services.password_confirm(user=user, password=data["password"])
+        services.account_delete(user=user)
         return Response(
             {"status": "success", "message": "Your account and all of its data have been deleted."},
             status=status.HTTP_200_OK,
         )
 
-    @extend_schema(request=None, responses={200: s.AccountDeleteOutput})
+    @extend_schema(request=s.AccountDeleteInput, responses={200: s.AccountDeleteOutput})
     def delete(self, request: Request) -> Response:
         return self.post(request)

@@ -14,7 +14,7 @@ from mindpost.billing import metering, tasks
 from mindpost.billing.metering import Metric
 from mindpost.billing.models import BillingCustomer, Subscription
 from tests.billing.conftest import SECRET_KEY, event, make_subscription
-from tests.conftest import bearer
+from tests.conftest import PASSWORD, bearer
 
 pytestmark = pytest.mark.django_db
 
@@ -306,7 +306,7 @@ def test_billing_endpoints_are_throttled(user, billing_on, monkeypatch) -> None:
 def test_throttle_scopes_are_configured(settings) -> None:
     rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
     assert {"upload", "chat", "generate", "publish", "billing"} <= set(rates)
-    assert "rest_framework.throttling.ScopedRateThrottle" in settings.REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"]
+    assert "mindpost.core.throttling.ScopedRateThrottle" in settings.REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"]
 
 
 # --- export and deletion ----------------------------------------------------------------
@@ -334,7 +334,7 @@ def test_account_deletion_cancels_stripe_billing(user, billing_on, plans, django
 
     client = client_for(user)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post("/api/account/delete/", {}, format="json")
+        response = client.post("/api/account/delete/", {"password": PASSWORD}, format="json")
     assert response.status_code == 200
     assert not Subscription.objects.exists()
 
@@ -357,5 +357,5 @@ def test_account_deletion_when_stripe_is_down_raises_for_a_retry(user, billing_o
 def test_account_deletion_without_billing_schedules_nothing(user, plans, django_capture_on_commit_callbacks) -> None:
     client = client_for(user)
     with django_capture_on_commit_callbacks(execute=True):
-        assert client.post("/api/account/delete/", {}, format="json").status_code == 200
+        assert client.post("/api/account/delete/", {"password": PASSWORD}, format="json").status_code == 200
     assert not ProcrastinateJob.objects.filter(task_name="billing.cancel_subscriptions").exists()
