@@ -1,4 +1,9 @@
-"""`make run`: migrate, then run the web server, a job worker and the local LLM server until Ctrl-C."""
+"""`make run`: migrate, then run the web server, a job worker and the local LLM server until Ctrl-C.
+
+A child that exits is restarted (the others keep running): a crashed worker or LLM server must
+not take the web server down with it. Restarts back off exponentially, so a child that fails at
+once (a port in use, a missing model) is retried every 30 s at most instead of in a tight loop.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,102 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """Wait `initial` seconds before the first restart, doubling up to `maximum`; a child that
+    stayed up for `stable_after` seconds before exiting starts again from `initial`."""
+
+    initial: float = 1.0
+    maximum: float = 30.0
+    stable_after: float = 60.0
+
+    def delay(self, *, previous: float | None, uptime: float) -> float:
+        if previous is None or uptime >= self.stable_after:
+            return self.initial
+        return min(previous * 2, self.maximum)
+
+
+@dataclass
+class Child:
+    name: str
+    command: Sequence[str]
+    process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    last_delay: float | None = None
+    restart_at: float | None = None
+    restarts: int = 0
+
+
+@dataclass
+class Supervisor:
+    """Starts the children, restarts the ones that exit, stops them all. Time is passed in
+    (`now`), so the restart policy is tested without waiting for it."""
+
+    commands: dict[str, Sequence[str]]
+    log: Callable[[str], None]
+    policy: RestartPolicy = field(default_factory=RestartPolicy)
+    clock: Callable[[], float] = time.monotonic
+    popen: Callable[..., subprocess.Popen[bytes]] = subprocess.Popen
+    children: dict[str, Child] = field(default_factory=dict)
+
+    def start(self) -> None:
+        now = self.clock()
+        for name, command in self.commands.items():
+            child = Child(name=name, command=command)
+            self.children[name] = child
+            self._spawn(child, now)
+
+    def _spawn(self, child: Child, now: float) -> None:
+        child.process = self.popen(list(child.command))
+        child.started_at = now
+        child.restart_at = None
+
+    def poll(self, now: float | None = None) -> None:
+        """Notice children that exited and schedule their restart; start those that are due."""
+        now = self.clock() if now is None else now
+        for child in self.children.values():
+            if child.process is not None and child.process.poll() is not None:
+                code = child.process.returncode
+                uptime = now - child.started_at
+                delay = self.policy.delay(previous=child.last_delay, uptime=uptime)
+                child.last_delay = delay
+                child.restart_at = now + delay
+                child.process = None
+                self.log(f"{child.name} exited with code {code} after {uptime:.0f}s; restarting in {delay:g}s.")
+            elif child.process is None and child.restart_at is not None and now >= child.restart_at:
+                child.restarts += 1
+                self._spawn(child, now)
+                self.log(f"{child.name} restarted (restart {child.restarts}).")
+
+    def run(self, should_stop: Callable[[], bool], *, interval: float = 0.3) -> None:
+        while not should_stop():
+            self.poll()
+            time.sleep(interval)
+
+    def stop(self, *, timeout: float = 15.0) -> None:
+        """SIGTERM to every running child, SIGKILL to those still up after `timeout`; pending restarts are dropped."""
+        running = [child.process for child in self.children.values() if child.process is not None]
+        for child in self.children.values():
+            child.restart_at = None
+        for process in running:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for process in running:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 class Command(BaseCommand):
@@ -25,7 +121,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, host: str, port: int, no_worker: bool, **options: Any) -> None:
         call_command("migrate", interactive=False, verbosity=1)
         python = sys.executable
-        commands = {
+        commands: dict[str, Sequence[str]] = {
             "web": [python, "-m", "uvicorn", "config.asgi:application", "--host", host, "--port", str(port)],
         }
         if not no_worker:
@@ -36,7 +132,6 @@ class Command(BaseCommand):
             call_command("assemble_models")
             commands["llm"] = [python, "manage.py", "llmserver"]
 
-        children: dict[str, subprocess.Popen[bytes]] = {}
         stopping = False
 
         def stop(*_: Any) -> None:
@@ -45,28 +140,11 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        for name, command in commands.items():
-            children[name] = subprocess.Popen(command)
+        supervisor = Supervisor(commands=commands, log=lambda line: self.stderr.write(line))
+        supervisor.start()
         self.stdout.write(self.style.SUCCESS(f"MindPost is running at http://{host}:{port}/  (Ctrl-C to stop)"))
-
-        exit_code = 0
-        while not stopping:
-            for name, child in children.items():
-                if child.poll() is not None:
-                    self.stderr.write(f"{name} exited with code {child.returncode}; stopping.")
-                    exit_code = child.returncode or 1
-                    stopping = True
-            time.sleep(0.3)
-
-        for child in children.values():
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for child in children.values():
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
+        try:
+            supervisor.run(lambda: stopping)
+        finally:
+            supervisor.stop()
         self.stdout.write("Stopped.")
-        if exit_code:
-            raise SystemExit(exit_code)
