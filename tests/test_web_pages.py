@@ -382,10 +382,18 @@ def x_connected(settings: Any, user: User, media: Any) -> Any:
     settings.POSTS_HTTP_TIMEOUT_SECONDS = 2.0
     fake.add_user("ada_l", name="Ada")
     network = networks.get("x")
-    back = fake.approve(connections.authorization_start(user=user, network=network, client="web"))
+    # The settings page's flow: started and finished by the same signed-in browser (its nonce).
+    back = fake.approve(
+        connections.authorization_start(user=user, network=network, client="web", browser_nonce="nonce-1")
+    )
     query = {key: values[-1] for key, values in parse_qs(urlsplit(back).query).items()}
     result = connections.authorization_complete(
-        network=network, state=query["state"], code=query["code"], error="", session_user_id=user.pk
+        network=network,
+        state=query["state"],
+        code=query["code"],
+        error="",
+        session_user_id=user.pk,
+        session_nonces=["nonce-1"],
     )
     assert result.ok
     yield fake

@@ -104,7 +104,15 @@ class ConnectionAdmin(ModelAdmin):
 class OAuthStateAdmin(ModelAdmin):
     list_display = ("user", "network", "client", "created_at", "expires_at", "used_at")
     list_filter = ("network", "client")
-    exclude = ("code_verifier", "state")
+    # Secrets, and tokens waiting for a confirmation page: never shown.
+    exclude = (
+        "code_verifier",
+        "state",
+        "browser_nonce_hash",
+        "pending_tokens",
+        "pending_profile",
+        "confirm_token_hash",
+    )
     readonly_fields = ("user", "network", "client", "created_at", "expires_at", "used_at")
 
     def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]

@@ -1,11 +1,16 @@
-"""Connecting networks: the OAuth flow, token refresh under a row lock, disconnect."""
+"""Connecting networks: the OAuth flow (bound to who started it), token refresh under a row lock, disconnect."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import logging
 import secrets
-from dataclasses import dataclass
-from datetime import timedelta
+import uuid
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -15,7 +20,7 @@ from mindpost.accounts.models import User
 from mindpost.core.errors import ApiError
 from mindpost.posts import networks
 from mindpost.posts.models import Connection, OAuthClient, OAuthState
-from mindpost.posts.networks.base import AuthRevoked, Network, NetworkError, NotConfigured, TokenSet
+from mindpost.posts.networks.base import AuthRevoked, Network, NetworkError, NotConfigured, Profile, TokenSet
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +33,28 @@ def _not_configured(network: Network) -> ApiError:
     )
 
 
-def authorization_start(*, user: User, network: Network, client: str = OAuthClient.WEB) -> str:
-    """Record a single-use state (with its PKCE verifier) and return the network's authorize URL."""
+# How long the phone's browser has to press "Link" on the confirmation page.
+CONFIRM_TTL = timedelta(minutes=5)
+# A browser session remembers this many flows it started (parallel tabs), newest last.
+MAX_SESSION_NONCES = 5
+
+
+def _digest(secret: str) -> str:
+    # The secrets are 256 random bits: a plain hash is enough to keep them out of the database.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_browser_nonce() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def authorization_start(*, user: User, network: Network, client: str = OAuthClient.WEB, browser_nonce: str = "") -> str:
+    """Record a single-use state (with its PKCE verifier) and return the network's authorize URL.
+
+    `browser_nonce`: given when a signed-in browser page starts the flow (the caller keeps it
+    in that session); the callback then only completes in that session. Without it (API,
+    bearer token) the callback ends on a confirmation page instead.
+    """
     if not network.is_configured():
         raise _not_configured(network)
     now = timezone.now()
@@ -43,18 +68,31 @@ def authorization_start(*, user: User, network: Network, client: str = OAuthClie
         state=state,
         code_verifier=verifier,
         client=client,
+        browser_nonce_hash=_digest(browser_nonce) if browser_nonce else "",
         expires_at=now + timedelta(seconds=settings.POSTS_OAUTH_STATE_TTL_SECONDS),
     )
     return network.authorize_url(state=state, code_verifier=verifier)
 
 
 @dataclass(frozen=True)
+class PendingLink:
+    """What the confirmation page shows: never a token, only a one-time secret for its form."""
+
+    confirmation: str
+    account_email: str
+    profile: Profile
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
 class CallbackResult:
     ok: bool
-    code: str  # "connected" or an error code
+    code: str  # "connected", "confirmation_required" or an error code
     client: str  # where to send the browser: web or mobile
     network: Network
     connection: Connection | None = None
+    pending: PendingLink | None = None
+    used_nonce: str = ""  # the session nonce this callback spent (the view forgets it)
 
 
 def _consume_state(*, network: Network, state: str) -> OAuthState | None:
@@ -73,32 +111,128 @@ def _consume_state(*, network: Network, state: str) -> OAuthState | None:
     return row
 
 
-def authorization_complete(
-    *, network: Network, state: str, code: str, error: str = "", session_user_id: object = None
-) -> CallbackResult:
-    """Handle the redirect back from the network: check the state, trade the code, save tokens.
+def _matching_nonce(row: OAuthState, nonces: Iterable[str]) -> str:
+    for nonce in nonces:
+        if isinstance(nonce, str) and hmac.compare_digest(_digest(nonce), row.browser_nonce_hash):
+            return nonce
+    return ""
 
-    `session_user_id`: who is signed in to the browser, if anyone. A web flow must end in
-    the session that started it; the mobile flow has no session (the state says who).
+
+def authorization_complete(
+    *,
+    network: Network,
+    state: str,
+    code: str,
+    error: str = "",
+    session_user_id: object = None,
+    session_nonces: Iterable[str] = (),
+) -> CallbackResult:
+    """Handle the redirect back from the network: check the state, trade the code, then
+    either link (browser-started flow, back in its own session) or hold the tokens for the
+    confirmation page (API-started flow).
+
+    The state is spent by any callback that names it, even one refused for the wrong
+    session: nobody can retry it, and the real user simply starts again.
     """
     row = _consume_state(network=network, state=state) if state else None
     if row is None:
         return CallbackResult(ok=False, code="invalid_state", client=OAuthClient.WEB, network=network)
-    if row.client == OAuthClient.WEB and session_user_id is not None and session_user_id != row.user_id:
-        return CallbackResult(ok=False, code="invalid_state", client=row.client, network=network)
+    used_nonce = ""
+    if row.browser_nonce_hash:
+        # Login CSRF / account-linking attack: someone starts a flow and gets the victim to
+        # approve it. Only the signed-in user who started it, in the browser that started
+        # it, may finish it; the code is then never traded.
+        used_nonce = _matching_nonce(row, session_nonces)
+        if session_user_id != row.user_id or not used_nonce:
+            logger.warning(
+                "OAuth callback outside the session that started it",
+                extra={"network": network.slug, "user_id": str(row.user_id), "signed_in": session_user_id is not None},
+            )
+            return CallbackResult(ok=False, code="session_mismatch", client=row.client, network=network)
     if error or not code:
-        return CallbackResult(ok=False, code=error or "missing_code", client=row.client, network=network)
+        return CallbackResult(
+            ok=False, code=error or "missing_code", client=row.client, network=network, used_nonce=used_nonce
+        )
     try:
         tokens = network.exchange_code(code=code, code_verifier=row.code_verifier)
         profile = network.fetch_profile(access_token=tokens.access_token)
     except NetworkError as exc:
         logger.warning("OAuth callback failed", extra={"network": network.slug, "code": exc.code})
-        return CallbackResult(ok=False, code=exc.code, client=row.client, network=network)
+        return CallbackResult(ok=False, code=exc.code, client=row.client, network=network, used_nonce=used_nonce)
 
+    if not row.browser_nonce_hash:
+        pending = _hold_for_confirmation(row=row, tokens=tokens, profile=profile)
+        return CallbackResult(
+            ok=True, code="confirmation_required", client=row.client, network=network, pending=pending
+        )
+    connection = _link(user_id=row.user_id, network=network, tokens=tokens, profile=profile)
+    return CallbackResult(
+        ok=True, code="connected", client=row.client, network=network, connection=connection, used_nonce=used_nonce
+    )
+
+
+def _hold_for_confirmation(*, row: OAuthState, tokens: TokenSet, profile: Profile) -> PendingLink:
+    secret = secrets.token_urlsafe(32)
+    now = timezone.now()
+    row.pending_tokens = json.dumps(asdict(tokens))
+    row.pending_profile = asdict(profile)
+    row.confirm_token_hash = _digest(secret)
+    row.confirm_expires_at = now + CONFIRM_TTL
+    # Old states are deleted by expires_at: keep the row (and its tokens) no longer than needed.
+    row.expires_at = row.confirm_expires_at
+    row.save(
+        update_fields=["pending_tokens", "pending_profile", "confirm_token_hash", "confirm_expires_at", "expires_at"]
+    )
+    email = User.objects.values_list("email", flat=True).get(pk=row.user_id)
+    return PendingLink(confirmation=secret, account_email=email, profile=profile, expires_at=row.confirm_expires_at)
+
+
+@dataclass(frozen=True)
+class ConfirmResult:
+    ok: bool
+    code: str  # "connected", "cancelled" or an error code
+    client: str
+    connection: Connection | None = None
+
+
+def link_confirm(*, network: Network, confirmation: str, accept: bool) -> ConfirmResult:
+    """The confirmation page's POST: link (accept) or drop (cancel) the held tokens. Single use."""
+    if not confirmation:
+        return ConfirmResult(ok=False, code="invalid_confirmation", client=OAuthClient.MOBILE)
+    now = timezone.now()
+    with transaction.atomic():
+        row = (
+            OAuthState.objects.select_for_update()
+            .filter(network=network.slug, confirm_token_hash=_digest(confirmation))
+            .first()
+        )
+        if row is None:
+            return ConfirmResult(ok=False, code="invalid_confirmation", client=OAuthClient.MOBILE)
+        if row.confirmed_at is not None or not row.pending_tokens:
+            return ConfirmResult(ok=False, code="confirmation_used", client=row.client)
+        tokens = TokenSet(**json.loads(row.pending_tokens))
+        profile = Profile(**row.pending_profile)
+        # Whatever happens next, the held tokens are gone and the secret is spent.
+        row.confirmed_at = now
+        row.pending_tokens = ""
+        row.save(update_fields=["confirmed_at", "pending_tokens"])
+        expired = row.confirm_expires_at is None or row.confirm_expires_at <= now
+        if expired or not accept:
+            token = tokens.refresh_token or tokens.access_token
+            if network.is_configured():
+                transaction.on_commit(lambda: network.revoke(token=token))
+            code = "confirmation_expired" if expired else "cancelled"
+            logger.info("pending connection dropped", extra={"network": network.slug, "code": code})
+            return ConfirmResult(ok=False, code=code, client=row.client)
+        connection = _link(user_id=row.user_id, network=network, tokens=tokens, profile=profile)
+    return ConfirmResult(ok=True, code="connected", client=row.client, connection=connection)
+
+
+def _link(*, user_id: uuid.UUID, network: Network, tokens: TokenSet, profile: Profile) -> Connection:
     now = timezone.now()
     with transaction.atomic():
         connection, _ = Connection.objects.select_for_update().get_or_create(
-            user_id=row.user_id,
+            user_id=user_id,
             network=network.slug,
             defaults={"external_user_id": profile.external_user_id, "access_token": tokens.access_token},
         )
@@ -111,8 +245,8 @@ def authorization_complete(
         _store_tokens(connection, tokens)
         connection.connected_at = now
         connection.save()
-    logger.info("network connected", extra={"network": network.slug, "user_id": str(row.user_id)})
-    return CallbackResult(ok=True, code="connected", client=row.client, network=network, connection=connection)
+    logger.info("network connected", extra={"network": network.slug, "user_id": str(user_id)})
+    return connection
 
 
 def _store_tokens(connection: Connection, tokens: TokenSet) -> None:

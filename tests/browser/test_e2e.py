@@ -173,7 +173,7 @@ def test_5_generate_edit_and_publish_to_x(alice: Any, fakes: Any, tmp_path: Any)
     Image.new("RGB", (64, 48), (60, 140, 60)).save(picture)
     page = alice.page
     alice.goto("/settings/")
-    page.get_by_role("link", name="Connect X").click()
+    page.get_by_role("button", name="Connect X").click()
     page.wait_for_url("**/settings/?connection_status=success*")
     assert "@ada_l" in page.locator("#connections").inner_text()
     alice.audit("settings", full_page=True)

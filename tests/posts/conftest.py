@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -106,13 +107,30 @@ def follow_callback(callback_url: str, *, client: Client | None = None) -> Any:
     return (client or Client()).get(parts.path, parse_qs(parts.query))
 
 
+CONFIRMATION_FIELD = re.compile(r'name="confirmation" value="([^"]+)"')
+
+
+def confirm_link(page: Any, *, client: Client, network: str = "x", action: str = "link") -> Any:
+    """Press a button of the confirmation page an API-started flow ends on (the same browser)."""
+    assert page.status_code == 200, getattr(page, "headers", page)
+    match = CONFIRMATION_FIELD.search(page.content.decode())
+    assert match, "no confirmation form on the page"
+    data = {"confirmation": match.group(1), "action": action}
+    token = client.cookies.get("csrftoken")
+    if token is not None:
+        data["csrfmiddlewaretoken"] = token.value
+    return client.post(f"/settings/connections/{network}/confirm/", data)
+
+
 def connect_x(user: User, fake: FakeX, *, login_as: str | None = None) -> Connection:
-    """The mobile flow end to end: our connect endpoint, X's consent, our callback."""
+    """The mobile flow end to end: our connect endpoint, X's consent, our callback, the confirmation page."""
     if login_as:
         fake.login_as = login_as
     response = api_for(user).post("/api/twitter-connection/connect/", {}, format="json")
     assert response.status_code == 200, response.content
-    landing = follow_callback(fake.approve(response.json()["authorize_url"]))
+    browser = Client()
+    page = follow_callback(fake.approve(response.json()["authorize_url"]), client=browser)
+    landing = confirm_link(page, client=browser)
     assert landing.status_code == 302
     assert "connection_status=success" in landing["Location"], landing["Location"]
     return Connection.objects.get(user=user, network="x")
@@ -121,7 +139,9 @@ def connect_x(user: User, fake: FakeX, *, login_as: str | None = None) -> Connec
 def connect_linkedin(user: User, fake: FakeLinkedIn) -> Connection:
     response = api_for(user).post("/api/connections/linkedin/connect/", {"client": "web"}, format="json")
     assert response.status_code == 200, response.content
-    landing = follow_callback(fake.approve(response.json()["authorize_url"]))
+    browser = Client()
+    page = follow_callback(fake.approve(response.json()["authorize_url"]), client=browser)
+    landing = confirm_link(page, client=browser, network="linkedin")
     assert "connection_status=success" in landing["Location"], landing["Location"]
     return Connection.objects.get(user=user, network="linkedin")
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from mindpost.core import crypto
 from mindpost.posts.models import Connection, OAuthState
-from tests.posts.conftest import api_for, connect_linkedin, connect_x, follow_callback
+from tests.posts.conftest import api_for, confirm_link, connect_linkedin, connect_x, follow_callback
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +26,10 @@ def test_mobile_flow_connects_and_ends_at_the_deep_link(user, fake_x, x_user) ->
     assert query["code_challenge_method"] == ["S256"]
     assert query["redirect_uri"][0].endswith("/settings/connections/x/callback/")
 
-    landing = follow_callback(fake_x.approve(url))
+    browser = Client()
+    page = follow_callback(fake_x.approve(url), client=browser)
+    assert not Connection.objects.exists()  # only the confirmation page's POST links
+    landing = confirm_link(page, client=browser)
     assert landing.status_code == 302
     assert landing["Location"].startswith("braindump://settings/complete?status=success&connection_status=success")
 
@@ -87,7 +90,7 @@ def test_verified_accounts_get_long_posts_unless_the_plan_caps_them(user, fake_x
 def test_state_is_single_use(user, fake_x, x_user) -> None:
     url = api_for(user).post("/api/twitter-connection/connect/", {}, format="json").json()["authorize_url"]
     callback = fake_x.approve(url)
-    assert "connection_status=success" in follow_callback(callback)["Location"]
+    assert follow_callback(callback).status_code == 200  # the confirmation page
     replay = follow_callback(callback)
     assert "connection_status=error" in replay["Location"]
     assert "code=invalid_state" in replay["Location"]
@@ -127,12 +130,13 @@ def test_user_denying_access_is_reported(user, fake_x, x_user) -> None:
 
 def test_web_flow_needs_a_session_and_returns_to_settings(user, fake_x, x_user) -> None:
     browser = Client()
-    assert browser.get("/settings/connections/x/connect/")["Location"].startswith("/accounts/login/")
+    assert browser.post("/settings/connections/x/connect/")["Location"].startswith("/accounts/login/")
     browser.force_login(user)
-    start = browser.get("/settings/connections/x/connect/")
-    assert start.status_code == 302
-    assert start["Location"].startswith(fake_x.base_url)
-    landing = follow_callback(fake_x.approve(start["Location"]), client=browser)
+    # HTMX navigates on HX-Redirect (a 302 after a form POST would break the CSP's form-action).
+    start = browser.post("/settings/connections/x/connect/", headers={"HX-Request": "true"})
+    assert start.status_code == 204
+    assert start["HX-Redirect"].startswith(fake_x.base_url)
+    landing = follow_callback(fake_x.approve(start["HX-Redirect"]), client=browser)
     assert landing["Location"].startswith("/settings/?connection_status=success&network=x")
     assert Connection.objects.filter(user=user).exists()
 
@@ -140,10 +144,13 @@ def test_web_flow_needs_a_session_and_returns_to_settings(user, fake_x, x_user) 
 def test_web_callback_in_someone_elses_session_is_refused(user, make_user, fake_x, x_user) -> None:
     browser = Client()
     browser.force_login(user)
-    callback = fake_x.approve(browser.get("/settings/connections/x/connect/")["Location"])
+    start = browser.post("/settings/connections/x/connect/", headers={"HX-Request": "true"})
+    callback = fake_x.approve(start["HX-Redirect"])
     other = Client()
     other.force_login(make_user())
-    assert "code=invalid_state" in follow_callback(callback, client=other)["Location"]
+    refused = follow_callback(callback, client=other)
+    assert refused.status_code == 403
+    assert b"session_mismatch" in refused.content
     assert not Connection.objects.exists()
 
 
