@@ -249,10 +249,18 @@ def note_update_transcription(*, note: Note, transcription: Any) -> Note:
 
 
 def note_delete(*, note: Note) -> None:
-    """Delete the note, its passages and vectors now, and its audio once that is committed."""
-    audio = note.audio
+    """Delete the note, its passages and vectors now, and its audio once that is committed.
+
+    The row lock first: the indexing job writes passages under the same lock (_index). Without
+    it the cascade could delete the passages, the job then insert new ones, and the delete of
+    the note row fail on their foreign key (an IntegrityError, a 500) or deadlock with the job.
+    """
     with transaction.atomic():
-        note.delete()
+        locked = Note.objects.select_for_update().filter(pk=note.pk).first()
+        if locked is None:
+            return  # already deleted (a second click, or a second tab)
+        audio = locked.audio  # read under the lock: the job may have discarded it meanwhile
+        locked.delete()
         if audio:
             _on_commit(lambda: storage.delete_audio(audio))
 
