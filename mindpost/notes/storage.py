@@ -3,8 +3,9 @@
 Audio is stored in Django's default storage under users/<user id>/notes/<note id>.<ext>,
 so account export and deletion find it. Clients never get a storage path: the
 `recording` URL points at our own view with a signed, short-lived token bound to the
-note and its owner. That view streams the file (with HTTP Range) or, on cloud storage,
-redirects to a short-lived signed storage URL after checking ownership.
+note and its owner. That view streams the file (with HTTP Range), decrypting it: files
+are encrypted at rest by the default storage (mindpost.core.encrypted_storage). Only with
+FILE_ENCRYPTION=false may it redirect to a short-lived signed storage URL on cloud storage.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from django.core.files.storage import FileSystemStorage, default_storage
 from django.urls import reverse
 
 from mindpost.ai.audio import FORMATS
-from mindpost.core import userdata
+from mindpost.core import encrypted_storage, userdata
 
 logger = logging.getLogger(__name__)
 
@@ -90,11 +91,16 @@ def recording_path(*, note_id: Any, user_id: Any) -> str:
 
 
 def delivery_mode() -> str:
+    # A signed storage URL would hand out ciphertext: encrypted files always go through
+    # our view, which decrypts only the chunks a Range asks for.
+    if encrypted_storage.is_encrypting(default_storage):
+        return "stream"
     mode = settings.NOTE_AUDIO_DELIVERY
     if mode in ("stream", "redirect"):
         return str(mode)
     # default_storage is a LazyObject; isinstance sees through it to the real backend.
-    return "stream" if isinstance(default_storage, FileSystemStorage) else "redirect"
+    backend = getattr(default_storage, "inner", default_storage)
+    return "stream" if isinstance(backend, FileSystemStorage) else "redirect"
 
 
 def signed_storage_url(name: str) -> str:

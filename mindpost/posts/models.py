@@ -14,7 +14,7 @@ from django.db import models
 from django.utils import timezone
 
 from mindpost.core import userdata
-from mindpost.core.fields import EncryptedTextField
+from mindpost.core.fields import EncryptedJSONField, EncryptedTextField
 
 
 class PostStatus(models.TextChoices):
@@ -36,9 +36,10 @@ class Post(models.Model):
     notes = models.ManyToManyField("notes.Note", blank=True, related_name="posts")
     network = models.CharField(max_length=32, default="x")
     format = models.CharField(max_length=16, choices=PostFormat.choices, default=PostFormat.SINGLE)
-    content = models.TextField()
+    # The text is encrypted at rest, so the database can't filter or sort by it.
+    content = EncryptedTextField()
     # Thread posts exactly as they will be published (numbered); empty for single posts.
-    parts = models.JSONField(default=list, blank=True)
+    parts = EncryptedJSONField(default=list, blank=True)
     status = models.CharField(max_length=16, choices=PostStatus.choices, default=PostStatus.DRAFT)
     scheduled_at = models.DateTimeField(null=True, blank=True)
     # Every (re)schedule, retry or cancel rotates this; a queued job acts only if it still matches.
@@ -200,7 +201,14 @@ class OAuthClient(models.TextChoices):
 
 
 class OAuthState(models.Model):
-    """One authorisation in flight: single use, expires after OAUTH_STATE_TTL (10 minutes)."""
+    """One authorisation in flight: single use, expires after OAUTH_STATE_TTL (10 minutes).
+
+    Two kinds, by who started it:
+    - a signed-in browser page: `browser_nonce_hash` is set and the callback must come back
+      to that same browser session (same user, nonce in its session);
+    - the API (bearer token, e.g. the phone): the callback has no session, so the tokens wait
+      here (encrypted) until the person confirms on an interstitial page naming both accounts.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
@@ -211,6 +219,16 @@ class OAuthState(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+    # sha256 of the nonce kept in the starting browser's session; "" for API-started flows.
+    browser_nonce_hash = models.CharField(max_length=64, blank=True, default="")
+    # API-started flows between the callback and the confirmation page's POST. The token
+    # set (JSON) never leaves the server; the page carries only a random secret whose
+    # sha256 is stored here.
+    pending_tokens = EncryptedTextField(blank=True, default="")
+    pending_profile = models.JSONField(default=dict, blank=True)
+    confirm_token_hash = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    confirm_expires_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)  # linked or cancelled
 
     class Meta:
         ordering = ("-created_at",)
