@@ -1,12 +1,36 @@
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import render
-from django.urls import include, path
+from django.urls import Resolver404, include, path, re_path, resolve
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from mindpost.core import errors, health
+from mindpost.core import errors, health, overload
+
+API_NOT_FOUND = "api-not-found"
+
+
+@csrf_exempt  # a POST to an unknown URL is a 404, not a CSRF failure page
+def api_not_found(request: HttpRequest) -> HttpResponse:
+    """An /api/ URL that no route matched: the JSON error shape, also with DEBUG on.
+
+    With DEBUG, Django answers a URL that matches no route with its HTML technical page and
+    never calls handler404 (a `<slug:...>` or `<uuid:...>` converter that refuses a value is
+    such a miss), so the API needs this catch-all route. Because it matches every /api/ path,
+    CommonMiddleware no longer sees the miss: APPEND_SLASH's redirect is repeated here.
+    """
+    if settings.APPEND_SLASH and not request.path_info.endswith("/"):
+        try:
+            match = resolve(request.path_info + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.url_name != API_NOT_FOUND:
+            return HttpResponsePermanentRedirect(request.get_full_path(force_append_slash=True))
+    return errors.json_not_found(request)
+
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -23,6 +47,8 @@ urlpatterns = [
     path("settings/connections/", include("mindpost.posts.web_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # Last of the /api/ routes: every other /api/ URL is a JSON 404 (see api_not_found).
+    re_path(r"^api/", api_not_found, name=API_NOT_FOUND),
     path("", include("mindpost.web.urls")),
 ]
 
@@ -41,4 +67,10 @@ def _page_or_json(
 handler400 = _page_or_json("errors/400.html", errors.json_bad_request, 400)
 handler403 = _page_or_json("errors/403.html", errors.json_forbidden, 403)
 handler404 = _page_or_json("errors/404.html", errors.json_not_found, 404)
-handler500 = _page_or_json("errors/500.html", errors.json_server_error, 500)
+_server_error = _page_or_json("errors/500.html", errors.json_server_error, 500)
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    # A pool timeout or a refused connection raised outside a view (in a middleware) lands here:
+    # that is overload, answered 503 + Retry-After, not a 500 (see mindpost/core/overload.py).
+    return overload.response_for_current_exception(request) or _server_error(request)

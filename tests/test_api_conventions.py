@@ -134,3 +134,104 @@ def test_schema_builds_without_warnings() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+# --- Issue 17 item 12: the schema documents pagination, errors, and one shape per field -----
+
+
+@pytest.fixture(scope="module")
+def openapi() -> dict:
+    from drf_spectacular.generators import SchemaGenerator
+
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+@pytest.mark.parametrize("path", ["/api/brain-dumps/", "/api/posts/", "/api/chat/conversations/"])
+def test_paginated_lists_document_the_envelope(openapi: dict, path: str) -> None:
+    ref = openapi["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    envelope = openapi["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+    assert envelope["required"] == ["count", "next", "previous", "results"]
+    assert envelope["properties"]["results"]["type"] == "array"
+    assert envelope["properties"]["next"]["nullable"] is True
+    assert "404" in openapi["paths"][path]["get"]["responses"]  # a page past the end
+
+
+def test_pagination_schema_matches_the_response(make_user) -> None:
+    make_user()
+    paginator = PageNumberPagination()
+    paginator.paginate_queryset(User.objects.all(), Request(RequestFactory().get("/")))
+    body = paginator.get_paginated_response([]).data
+    assert list(body) == paginator.get_paginated_response_schema({"type": "array"})["required"]
+
+
+def test_no_ambiguous_one_of(openapi: dict) -> None:
+    import json
+
+    assert "oneOf" not in json.dumps(openapi)
+    language = openapi["components"]["schemas"]["NoteSettings"]["properties"]["transcription_language"]
+    assert language["type"] == "string"
+    assert language["maxLength"] == 16
+
+
+def test_note_settings_still_take_an_empty_language(auth_api: APIClient) -> None:
+    response = auth_api.patch("/api/brain-dumps/settings/", {"transcription_language": ""}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["transcription_language"] == ""
+    assert_error(
+        auth_api.patch("/api/brain-dumps/settings/", {"transcription_language": "  "}, format="json"), 400, "invalid"
+    )
+
+
+def test_every_operation_documents_its_errors_with_the_error_component(openapi: dict) -> None:
+    error = openapi["components"]["schemas"]["Error"]
+    assert error["required"] == ["code", "detail", "fields"]
+    for path, operations in openapi["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            errors = {code for code in responses if code >= "400"}
+            assert errors, f"{method} {path} documents no error"
+            if operation.get("security") != [{}] and any("jwtAuth" in s for s in operation.get("security", [])):
+                assert "401" in responses, f"{method} {path}"
+            if "requestBody" in operation:
+                assert {"400", "415"} <= errors, f"{method} {path}"
+            if any(p["in"] == "path" for p in operation.get("parameters", [])):
+                assert "404" in errors, f"{method} {path}"
+    me = openapi["paths"]["/api/me/"]["get"]["responses"]
+    assert set(me) >= {"200", "401", "429"}
+    assert me["401"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+
+
+def test_error_codes_in_the_schema_match_docs_api_md() -> None:
+    import re
+
+    from mindpost.core.schema import ERROR_CODES
+
+    text = (ROOT / "docs" / "api.md").read_text()
+    conventions = text.split("## Conventions", 1)[1].split("\n## ", 1)[0]
+    documented = {code: int(status) for code, status in re.findall(r"^\| `(\w+)` \| (\d{3}) \|", conventions, re.M)}
+    assert documented == {code: status for code, (status, _) in ERROR_CODES.items()}
+
+
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("delete", "/api/connections/a b/"),  # the <slug:> converter refuses it: no route matches
+        ("get", "/api/brain-dumps/not-a-uuid/"),
+        ("post", "/api/nothing/here/"),
+        ("get", "/api/nothing"),
+    ],
+)
+def test_unmatched_api_urls_are_json_404_even_in_debug(
+    client: Client, settings, debug: bool, method: str, path: str
+) -> None:
+    settings.DEBUG = debug  # with DEBUG, Django's HTML technical 404 used to answer
+    response = getattr(client, method)(path)
+    assert response["Content-Type"] == "application/json"
+    assert_error(response, 404, "not_found")
+
+
+def test_append_slash_redirect_still_works_for_api_routes(client: Client) -> None:
+    response = client.get("/api/me?x=1")
+    assert response.status_code == 301
+    assert response["Location"] == "/api/me/?x=1"

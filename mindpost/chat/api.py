@@ -285,6 +285,8 @@ def _conversation_body(conversation: Conversation, *, with_messages: bool) -> di
 
 
 class ConversationCollectionView(APIView):
+    pagination_class = PageNumberPagination  # documents the GET envelope
+
     @extend_schema(responses={200: ConversationOutput(many=True)})
     def get(self, request: Request) -> Response:
         paginator = PageNumberPagination()

@@ -18,9 +18,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from mindpost.accounts.auth import current_user
+from mindpost.accounts.authentication import RevocableJWTAuthentication
 from mindpost.core.errors import ApiError
 from mindpost.core.pagination import PageNumberPagination
 from mindpost.notes import idempotency, prefer, selectors, services, storage, uploads
@@ -63,6 +63,8 @@ def _wait_if_asked(request: Request, note: Note) -> tuple[Note, dict[str, str]]:
 
 class NoteCollectionView(APIView):
     """GET: your notes, newest first. POST: upload a recording (or a typed note)."""
+
+    pagination_class = PageNumberPagination  # documents the GET envelope
 
     @property
     def throttle_scope(self) -> str | None:  # only uploads count against the `upload` rate
@@ -188,14 +190,16 @@ class NoteRecordingView(APIView):
     """The audio of one note, for its owner only: a signed `token` (from `recording`) or a signed-in owner."""
 
     permission_classes = [AllowAny]
-    authentication_classes = [JWTAuthentication, SessionAuthentication]
+    authentication_classes = [RevocableJWTAuthentication, SessionAuthentication]
 
     @extend_schema(
         parameters=[OpenApiParameter("token", str), OpenApiParameter("Range", str, OpenApiParameter.HEADER)],
         responses={
             (200, "audio/*"): OpenApiResponse(description="The recording."),
             (206, "audio/*"): OpenApiResponse(description="Part of the recording (Range)."),
-            302: OpenApiResponse(description="Redirect to a short-lived signed storage URL."),
+            302: OpenApiResponse(
+                description="Redirect to a short-lived signed storage URL (only with FILE_ENCRYPTION=false on gcs/s3)."
+            ),
         },
     )
     def get(self, request: Request, pk: uuid.UUID) -> HttpResponseBase:

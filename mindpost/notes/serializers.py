@@ -6,6 +6,7 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from mindpost.notes import storage
 from mindpost.notes.models import Note, NoteSettings
@@ -87,12 +88,27 @@ class NoteUpdateInput(serializers.Serializer[Any]):
     transcription = serializers.CharField(allow_blank=True, trim_whitespace=False)
 
 
+LANGUAGE_CODE_PATTERN = r"^([a-zA-Z]{2,3}([-_][a-zA-Z]{2,4})?)?$"
+
+
+class LanguageCodeField(serializers.RegexField):
+    """A language code, or "" to detect the language.
+
+    The pattern itself accepts "", so the field takes "" without `allow_blank`: with it,
+    drf-spectacular documents the field as an ambiguous `oneOf` (pattern | empty string).
+    """
+
+    def run_validation(self, data: Any = empty) -> Any:
+        if data == "":
+            return ""
+        return super().run_validation(data)
+
+
 class NoteSettingsSerializer(serializers.ModelSerializer[NoteSettings]):
-    transcription_language = serializers.RegexField(
-        r"^([a-zA-Z]{2,3}([-_][a-zA-Z]{2,4})?)?$",
+    transcription_language = LanguageCodeField(
+        LANGUAGE_CODE_PATTERN,
         max_length=16,
         required=False,
-        allow_blank=True,
         help_text='ISO language code for transcription, or "" to detect it.',
     )
 

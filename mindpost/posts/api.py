@@ -55,6 +55,8 @@ def _publish(request: Request, post: Post, *, success_status: int) -> Response:
 
 
 class PostListView(APIView):
+    pagination_class = PageNumberPagination  # documents the GET envelope
+
     @extend_schema(responses={200: s.PostOutput(many=True)})
     def get(self, request: Request) -> Response:
         paginator = PageNumberPagination()
@@ -231,12 +233,17 @@ def _disconnect(request: Request, network: Network) -> Response:
             "code": "not_connected",
             "detail": f"No {name} account is connected.",
             "message": f"No {name} account is connected.",
+            "fields": {},  # the shared error shape, beside the reference's status and message
         },
         status=status.HTTP_404_NOT_FOUND,
     )
 
 
 def _authorize(request: Request, network: Network) -> Response:
+    """Start a bearer-authenticated flow: POST only. The reference mobile client has no API
+    connect call (it opened a web page), so nothing needs a GET here. Such a flow has no
+    browser session to check at the callback, so it ends on a confirmation page naming both
+    accounts, and only that page's POST links them (`client` picks where it returns to)."""
     data = s.ConnectInput(data=request.data)
     data.is_valid(raise_exception=True)
     client = OAuthClient.MOBILE if data.validated_data["client"] == "mobile" else OAuthClient.WEB
@@ -258,11 +265,11 @@ class TwitterStatusView(APIView):
 
 
 class TwitterDisconnectView(APIView):
-    @extend_schema(request=None, responses={200: s.DisconnectOutput, 404: s.DisconnectOutput})
+    @extend_schema(request=None, responses={200: s.DisconnectOutput})  # 404: Error (mindpost.core.schema)
     def delete(self, request: Request) -> Response:
         return _disconnect(request, networks.get(X_SLUG))
 
-    @extend_schema(request=None, responses={200: s.DisconnectOutput, 404: s.DisconnectOutput})
+    @extend_schema(request=None, responses={200: s.DisconnectOutput})  # 404: Error (mindpost.core.schema)
     def post(self, request: Request) -> Response:
         return _disconnect(request, networks.get(X_SLUG))
 
@@ -293,7 +300,7 @@ class ConnectionDetailView(APIView):
         connection = selectors.connection_get(user=user, network=net)
         return Response(s.ConnectionOutput(_connection_body(user=user, network=net, connection=connection)).data)
 
-    @extend_schema(request=None, responses={200: s.DisconnectOutput, 404: s.DisconnectOutput})
+    @extend_schema(request=None, responses={200: s.DisconnectOutput})  # 404: Error (mindpost.core.schema)
     def delete(self, request: Request, network: str) -> Response:
         return _disconnect(request, networks.get(network))
 

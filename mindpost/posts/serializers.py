@@ -3,7 +3,6 @@ else in a request (user, post_id, id, ...) is ignored, so nothing can be mass-as
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime
 from typing import Any
@@ -15,6 +14,8 @@ from rest_framework import serializers
 from rest_framework.fields import empty
 from rest_framework.utils import html
 
+from mindpost.core.errors import ApiError
+from mindpost.core.parsers import MALFORMED, loads_request_json
 from mindpost.posts import length, networks
 from mindpost.posts.models import Post, PostFormat, PostImage
 
@@ -58,8 +59,10 @@ class UUIDListField(serializers.ListField):
             return []
         if raw.startswith("["):
             try:
-                return json.loads(raw)
-            except ValueError:
+                return loads_request_json(raw)
+            except ApiError as exc:
+                if exc.code != MALFORMED:
+                    raise  # invalid_text: refused, not taken as plain text
                 return [raw]
         return [part.strip() for part in raw.split(",") if part.strip()]
 
@@ -74,8 +77,10 @@ class StringListField(serializers.ListField):
             values = dictionary.getlist(self.field_name)
             if len(values) == 1 and values[0].strip().startswith("["):
                 try:
-                    return json.loads(values[0])
-                except ValueError:
+                    return loads_request_json(values[0])
+                except ApiError as exc:
+                    if exc.code != MALFORMED:
+                        raise
                     return values
             return values
         return dictionary.get(self.field_name, empty)
