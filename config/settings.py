@@ -39,6 +39,12 @@ if len(SECRET_KEY) < 50:
 bootstrap.validate_fernet_keys(FIELD_ENCRYPTION_KEYS)
 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Reverse proxies of ours in front of the app (docs/operations.md "Proxies and client addresses").
+# 0: clients connect directly and X-Forwarded-For / X-Forwarded-Proto are ignored; N: the client
+# is the Nth X-Forwarded-For entry from the right (mindpost.core.clientip).
+PROXY_COUNT = env.int("PROXY_COUNT", default=0)
+if PROXY_COUNT < 0:
+    raise ImproperlyConfigured("PROXY_COUNT must be 0 or more.")
 SITE_URL = env.str("SITE_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}").rstrip("/")
 
 # --- Applications ----------------------------------------------------------------
@@ -73,6 +79,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so its process_exception runs last: a view's pool timeout becomes 503, not 500.
+    "mindpost.core.overload.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -116,10 +124,38 @@ if env.str("DATABASE_URL", default=""):
     DATABASES = {"default": env.db_url("DATABASE_URL")}
 else:
     DATABASES = {"default": bootstrap.embedded_database(VAR_DIR / "pgdata", name="mindpost")}
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# One connection pool per process (psycopg_pool through Django): a burst of requests waits up to
+# DB_POOL_TIMEOUT for one of DB_POOL_MAX_SIZE connections instead of opening one connection each
+# until PostgreSQL refuses everyone ("too many clients"). Size it so that
+# web processes x DB_POOL_MAX_SIZE + worker connections + headroom <= max_connections (docs/operations.md).
+# DB_POOL=false for a transaction-mode pgbouncer in front, which pools across processes itself.
+DB_POOL = env.bool("DB_POOL", default=True)
+if DB_POOL:
+    if env.int("DB_CONN_MAX_AGE", default=0) != 0:
+        raise ImproperlyConfigured("DB_CONN_MAX_AGE must be 0 with DB_POOL=true: the pool keeps connections open.")
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+        "max_size": env.int("DB_POOL_MAX_SIZE", default=16),
+        "timeout": env.float("DB_POOL_TIMEOUT", default=5.0),
+        "name": "mindpost",
+    }
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
+    # Transaction pooling hands each transaction any server connection: no server-side cursors.
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 # Concurrent test runs on one server each need their own test database.
 DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DB_NAME", default="test_mindpost")}
+
+# Overload protection per web process (mindpost/core/overload.py): at most this many requests run
+# at once, a short queue waits for a slot, and the rest get 503 `overloaded` + Retry-After at once.
+# Chat streams and model calls have their own lane so they cannot starve quick requests; probes too.
+# Each running request may hold a pooled connection: keep the lanes' sum below DB_POOL_MAX_SIZE.
+WEB_MAX_CONCURRENT_REQUESTS = env.int("WEB_MAX_CONCURRENT_REQUESTS", default=10)
+WEB_MAX_QUEUED_REQUESTS = env.int("WEB_MAX_QUEUED_REQUESTS", default=20)
+WEB_QUEUE_TIMEOUT_SECONDS = env.float("WEB_QUEUE_TIMEOUT_SECONDS", default=3.0)
+WEB_MAX_CONCURRENT_STREAMS = env.int("WEB_MAX_CONCURRENT_STREAMS", default=3)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Every process (web, worker, any machine) shares this cache: throttles and lockouts
@@ -135,6 +171,8 @@ CACHES = {
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    # Per-account sign-in limit (THROTTLE_ACCOUNT_SIGNIN), whatever the client address.
+    "mindpost.accounts.lockout.AccountSigninLimitBackend",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
@@ -170,28 +208,32 @@ AXES_USERNAME_CALLABLE = "mindpost.accounts.lockout.username_from_request"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "mindpost.accounts.lockout.lockout_response"
 AXES_VERBOSE = False
-AXES_IPWARE_PROXY_COUNT = env.int("PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "mindpost.core.clientip.client_ip"
+# allauth's own rate limits (ACCOUNT_RATE_LIMITS) read X-Forwarded-For the same way.
+ALLAUTH_TRUSTED_PROXY_COUNT = PROXY_COUNT
 
 # --- API -------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        # SimpleJWT's plus the token-version and sign-in-family checks (revocation), same single query.
+        "mindpost.accounts.authentication.RevocableJWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "mindpost.core.parsers.JSONParser",  # bounded nesting, valid Unicode text (docs/api.md "Input limits")
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "mindpost.core.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "mindpost.core.schema.AutoSchema",  # adds the Error responses
     "EXCEPTION_HANDLER": "mindpost.core.errors.api_exception_handler",
+    # Atomic fixed-window counters in PostgreSQL, shared by every process (docs/operations.md "Rate limits").
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "mindpost.core.throttling.AnonRateThrottle",
+        "mindpost.core.throttling.UserRateThrottle",
         # Applies only to views that set `throttle_scope` (upload, chat, generate, publish, billing).
-        "rest_framework.throttling.ScopedRateThrottle",
+        "mindpost.core.throttling.ScopedRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("THROTTLE_ANON", default="100/hour"),
@@ -204,9 +246,13 @@ REST_FRAMEWORK = {
         "publish": env.str("THROTTLE_PUBLISH", default="10/min"),
         "billing": env.str("THROTTLE_BILLING", default="20/hour"),
     },
-    "NUM_PROXIES": env.int("PROXY_COUNT", default=0) or None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+
+# Per account (keyed by a hash of the email), whatever the client address: sign-in attempts
+# (API and web), and reset / verification emails asked for through the API.
+THROTTLE_ACCOUNT_SIGNIN = env.str("THROTTLE_ACCOUNT_SIGNIN", default="10/15min")
+THROTTLE_ACCOUNT_EMAIL = env.str("THROTTLE_ACCOUNT_EMAIL", default="3/hour")
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=60)),
@@ -221,6 +267,9 @@ SIMPLE_JWT = {
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",
     "TOKEN_OBTAIN_SERIALIZER": "mindpost.accounts.serializers.TokenObtainSerializer",
+    # Atomic rotation with reuse detection, and verification that honours revocation.
+    "TOKEN_REFRESH_SERIALIZER": "mindpost.accounts.serializers.TokenRefreshSerializer",
+    "TOKEN_VERIFY_SERIALIZER": "mindpost.accounts.serializers.TokenVerifySerializer",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -232,6 +281,11 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/",
     # Several serializers have a `status` field with different choices: name them.
     "ENUM_NAME_OVERRIDES": {"PostInputStatusEnum": "mindpost.posts.serializers.INPUT_STATUSES"},
+    # Error responses come from mindpost.core.schema.AutoSchema; links from create to item operations here.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "mindpost.core.schema.add_links",
+    ],
 }
 
 # --- Email -----------------------------------------------------------------------
@@ -276,8 +330,15 @@ MEDIA_URL = "/media/"
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on a missing root
+# Stored files (audio, images) are encrypted by the app (docs/decisions/0005-encrypted-files.md).
+# FILE_ENCRYPTION=false writes new files in plaintext (for buckets with server-side encryption
+# only); files already encrypted still open either way.
+FILE_ENCRYPTION = env.bool("FILE_ENCRYPTION", default=True)
 STORAGES = {
-    "default": bootstrap.storage_backend(env, media_root=MEDIA_ROOT),
+    "default": {
+        "BACKEND": "mindpost.core.encrypted_storage.EncryptedStorage",
+        "OPTIONS": {"inner": bootstrap.storage_backend(env, media_root=MEDIA_ROOT), "encrypt": FILE_ENCRYPTION},
+    },
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG
@@ -298,13 +359,15 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+# X-Forwarded-Proto is believed only when our own proxy is there to overwrite it.
+if PROXY_COUNT > 0:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF, CSP.NONCE],
@@ -397,8 +460,9 @@ NOTE_JOB_RETRY_BASE_SECONDS = env.int("NOTE_JOB_RETRY_BASE_SECONDS", default=3)
 NOTE_STALLED_AFTER_SECONDS = env.int("NOTE_STALLED_AFTER_SECONDS", default=60)
 NOTE_STALLED_SWEEP_SECONDS = env.int("NOTE_STALLED_SWEEP_SECONDS", default=60)
 # How `recording` URLs serve audio: stream (through our view, with Range), redirect (to a
-# short-lived signed storage URL after the ownership check) or auto (stream on the
-# filesystem backend, redirect on gcs/s3).
+# short-lived signed storage URL after the ownership check) or auto. Encrypted files are
+# always streamed (a storage URL would serve ciphertext); redirect, and auto on gcs/s3, take
+# effect only with FILE_ENCRYPTION=false.
 NOTE_AUDIO_DELIVERY = env.str("NOTE_AUDIO_DELIVERY", default="auto")
 NOTE_AUDIO_URL_SECONDS = env.int("NOTE_AUDIO_URL_SECONDS", default=env.int("STORAGE_URL_EXPIRY_SECONDS", default=900))
 # Key of the blind keyword index (keyed word hashes). Unset: derived from the first

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -9,13 +10,20 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from mindpost.accounts.models import User
+from mindpost.core import throttling
 
 PASSWORD = "a-Long-and-unusual-passphrase-42"
 
 
 @pytest.fixture(autouse=True)
-def _clean_state(db: None, settings: Any) -> None:
-    # Throttle counters live in the shared database cache: start each test from zero.
+def _clean_state(db: None, settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Rate-limit counters live in PostgreSQL (mindpost.core.throttling), allauth's own limits in
+    # the database cache: start each test from zero.
+    throttling.clear()
+    # Their windows are fixed (10/min resets on the minute): stop the clock so that no test
+    # straddles a window boundary by chance. Tests of the windows move it themselves.
+    frozen = time.time()
+    monkeypatch.setattr(throttling, "_clock", lambda: frozen)
     cache.clear()
     # Hashing is deliberately slow in production; tests sign in hundreds of times.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
