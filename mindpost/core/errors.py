@@ -1,4 +1,11 @@
-"""One error shape for the whole API: {"code", "detail", "fields"} with stable codes."""
+"""Domain errors, and the one error shape of the API: {"code", "detail", "fields"} with stable codes.
+
+Services, selectors and jobs raise `AppError` subclasses: a stable machine-readable `code`, a
+human `detail`, and optional `fields` (per-input messages) and `extra` (merged into the body, e.g.
+limit, used and resets_at on limit_reached). They know nothing of HTTP. The HTTP status is chosen
+here, by `http_status()`, and applied in exactly two places: the API exception handler below and
+the web app's error helper (mindpost.web.helpers.error_fragment).
+"""
 
 from __future__ import annotations
 
@@ -7,22 +14,122 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 logger = logging.getLogger(__name__)
 
 
-class ApiError(exceptions.APIException):
-    """A domain error with a stable machine-readable code and optional extra fields.
+class AppError(Exception):
+    """Base of every domain error: `code` is part of the API contract, `detail` is for people."""
 
-    Services raise it; the handler renders it. `extra` is merged into the body
-    (for example limit, used and resets_at on limit_reached).
-    """
-
-    status_code: int = status.HTTP_400_BAD_REQUEST
     default_code = "invalid"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        fields: dict[str, list[str]] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code or self.default_code
+        self.fields = fields or {}
+        self.extra = extra or {}
+
+
+class Invalid(AppError):
+    """The input is wrong (400)."""
+
+
+class Unprocessable(Invalid):
+    """Well-formed input the domain cannot act on, e.g. silent audio (422)."""
+
+    default_code = "unprocessable"
+
+
+class TooLarge(Invalid):
+    """The input is over a size limit (413)."""
+
+    default_code = "too_large"
+
+
+class NotFound(AppError):
+    """The object does not exist or belongs to someone else: the same answer either way (404)."""
+
+    default_code = "not_found"
+
+
+class Conflict(AppError):
+    """The object is not in a state that allows this (409)."""
+
+    default_code = "conflict"
+
+
+class Forbidden(AppError):
+    """The user may not do this (403)."""
+
+    default_code = "permission_denied"
+
+
+class QuotaExceeded(Forbidden):
+    """The plan's limit is used up (403, as the reference client expects)."""
+
+    default_code = "limit_reached"
+
+
+class RateLimited(AppError):
+    """Too many attempts; `extra["retry_after"]` says when to come back (429)."""
+
+    default_code = "throttled"
+
+
+class Unavailable(AppError):
+    """A dependency (model, network, payment provider) is down or not configured (503)."""
+
+    default_code = "unavailable"
+
+
+class UpstreamFailed(AppError):
+    """A dependency answered with an error or nonsense (502)."""
+
+    default_code = "upstream_failed"
+
+
+_STATUS: dict[type[AppError], int] = {
+    Unprocessable: 422,
+    TooLarge: 413,
+    Invalid: 400,
+    NotFound: 404,
+    Conflict: 409,
+    QuotaExceeded: 403,
+    Forbidden: 403,
+    RateLimited: 429,
+    Unavailable: 503,
+    UpstreamFailed: 502,
+    AppError: 400,
+}
+
+
+def http_status(exc: AppError) -> int:
+    """The HTTP status of a domain error: the most specific class in the table wins."""
+    if isinstance(exc, ApiError):
+        return exc.status_code
+    for cls in type(exc).__mro__:
+        if cls in _STATUS:
+            return _STATUS[cls]
+    return 400
+
+
+class ApiError(AppError):
+    """Transitional: a domain error that names its own HTTP status.
+
+    Being replaced by the classes above; no new code may raise it.
+    """
 
     def __init__(
         self,
@@ -33,11 +140,8 @@ class ApiError(exceptions.APIException):
         fields: dict[str, list[str]] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(detail=detail, code=code)
+        super().__init__(detail, code=code, fields=fields, extra=extra)
         self.status_code = status_code
-        self.code = code
-        self.fields = fields or {}
-        self.extra = extra or {}
 
 
 # DRF's own codes renamed where they are vague; everything else keeps DRF's code.
@@ -67,7 +171,30 @@ def error_body(*, code: str, detail: str, fields: dict[str, Any] | None = None, 
     return {"code": code, "detail": detail, "fields": fields or {}, **extra}
 
 
+def app_error_response(exc: AppError) -> Response:
+    """A domain error as an API response: the error shape, its status, Retry-After when known."""
+    set_rollback()  # as DRF does for its own exceptions: an atomic request must not commit
+    response = Response(
+        error_body(code=exc.code, detail=exc.detail, fields=exc.fields, **exc.extra), status=http_status(exc)
+    )
+    if "retry_after" in exc.extra:
+        response["Retry-After"] = str(exc.extra["retry_after"])
+    return response
+
+
+def app_error_json(exc: AppError) -> JsonResponse:
+    """The same body and status for views outside DRF (web JSON endpoints, async streams)."""
+    response = JsonResponse(
+        error_body(code=exc.code, detail=exc.detail, fields=exc.fields, **exc.extra), status=http_status(exc)
+    )
+    if "retry_after" in exc.extra:
+        response["Retry-After"] = str(exc.extra["retry_after"])
+    return response
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, AppError):
+        return app_error_response(exc)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -76,12 +203,6 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # unexpected: Django's 500 handler renders the JSON body and logs it
-
-    if isinstance(exc, ApiError):
-        response.data = error_body(code=exc.code, detail=str(exc.detail), fields=exc.fields, **exc.extra)
-        if "retry_after" in exc.extra:
-            response["Retry-After"] = str(exc.extra["retry_after"])
-        return response
 
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail

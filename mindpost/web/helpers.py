@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from mindpost.accounts.models import User
-from mindpost.core.errors import ApiError
+from mindpost.core.errors import AppError, http_status
 
 logger = logging.getLogger(__name__)
 
@@ -24,19 +24,20 @@ def web_user(request: HttpRequest) -> User:
 
 
 def error_message(exc: Exception) -> str:
-    if isinstance(exc, ApiError):
-        return str(exc.detail)
+    if isinstance(exc, AppError):
+        return exc.detail
     return GENERIC_FAILURE
 
 
 def error_fragment(request: HttpRequest, exc: Exception, *, status: int | None = None) -> HttpResponse:
     """A human message for an HTMX target (or a plain page when JavaScript is off)."""
-    if not isinstance(exc, ApiError):
+    if not isinstance(exc, AppError):
         logger.exception("web action failed")
-    code = exc.code if isinstance(exc, ApiError) else "server_error"
-    extra: dict[str, Any] = exc.extra if isinstance(exc, ApiError) else {}
+    code = exc.code if isinstance(exc, AppError) else "server_error"
+    extra: dict[str, Any] = exc.extra if isinstance(exc, AppError) else {}
     context = {"message": error_message(exc), "code": code, "extra": extra}
-    status = status or (exc.status_code if isinstance(exc, ApiError) else 500)
+    # The one place (besides the API's exception handler) that turns a domain error into a status.
+    status = status or (http_status(exc) if isinstance(exc, AppError) else 500)
     template = "web/_error.html" if getattr(request, "htmx", False) else "web/error_page.html"
     return render(request, template, context, status=status)
 

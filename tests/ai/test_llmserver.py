@@ -26,7 +26,7 @@ from mindpost.ai import get_chat_model
 from mindpost.ai.llmserver import health_url, serve, server_address
 from mindpost.ai.models import LLM_PRESETS, SMOLLM2, ensure_model
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MESSAGES = [{"role": "user", "content": "Name one colour."}]
 
 

@@ -212,7 +212,7 @@ def smollm2_server(tmp_path: Any) -> Iterator[str]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     log = tmp_path / "llmserver.log"
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     process = subprocess.Popen(
         [sys.executable, "manage.py", "llmserver", "--preset", "smollm2", "--port", str(port), "--context", "2048"],
         cwd=root,

@@ -14,7 +14,7 @@ from mindpost.core.pagination import PageNumberPagination
 from tests.conftest import bearer
 
 pytestmark = pytest.mark.django_db
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def assert_error(response, status: int, code: str) -> dict:

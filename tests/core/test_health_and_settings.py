@@ -10,7 +10,7 @@ from cryptography.fernet import Fernet
 from django.db import connection
 from django.test import Client
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db
 
 
