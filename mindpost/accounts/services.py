@@ -33,7 +33,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
-from mindpost.accounts import lockout
+from mindpost.accounts import lockout, tasks
 from mindpost.accounts.authentication import (
     FAMILY_CLAIM,
     REVOKED_DETAIL,
@@ -43,7 +43,7 @@ from mindpost.accounts.authentication import (
 )
 from mindpost.accounts.models import TokenFamily, User
 from mindpost.core import userdata
-from mindpost.core.errors import ApiError
+from mindpost.core.errors import Forbidden, Invalid, RateLimited
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def _validate_password(*, password: str, user: User) -> None:
     try:
         password_validation.validate_password(password, user=user)
     except DjangoValidationError as exc:
-        raise ApiError(
+        raise Invalid(
             "Choose a stronger password.", code="password_invalid", fields={"password": list(exc.messages)}
         ) from exc
 
@@ -77,20 +77,20 @@ def user_register(*, email: str, password: str) -> User | None:
                     EmailAddress.objects.create(user=user, email=email, primary=True, verified=False)
             except IntegrityError:
                 user = None  # a concurrent registration of the same address won: it exists now
-        new_account = user is not None
-        transaction.on_commit(lambda: _defer_signup_mail(email=email, new_account=new_account), robust=True)
+        tasks.defer_send_signup_mail(email=email, new_account=user is not None)
     return user
-
-
-def _defer_signup_mail(*, email: str, new_account: bool) -> None:
-    from mindpost.accounts import tasks
-
-    tasks.send_signup_mail.defer(email=email, new_account=new_account)
 
 
 def signup_mail_send(*, email: str, new_account: bool) -> None:
     """The mail of a registration (run by the `accounts.send_signup_mail` job)."""
     if not new_account:
+        # Counted like reset and verification mails (THROTTLE_ACCOUNT_EMAIL), so registering
+        # someone's address again and again cannot flood their inbox. Silently: the job runs
+        # after the answer, which is the same either way.
+        allowed, _ = lockout.account_hit(scope="account_email", email=email, rate=settings.THROTTLE_ACCOUNT_EMAIL)
+        if not allowed:
+            logger.info("already-registered mail skipped: per-address limit reached")
+            return
         _send_already_registered(email=email)
         return
     address = EmailAddress.objects.filter(email__iexact=email, verified=False).select_related("user").first()
@@ -137,19 +137,30 @@ class SiteRequest(HttpRequest):
 def email_verify(*, key: str, request: HttpRequest) -> User:
     confirmation = get_emailconfirmation_model().from_key(key)
     if confirmation is None:
-        raise ApiError("This verification link is invalid or has expired.", code="invalid_key")
+        raise Invalid("This verification link is invalid or has expired.", code="invalid_key")
     address = confirmation.confirm(request)
     if address is None:
         # Already verified (or taken by another account): confirm() declines; say which.
         if confirmation.email_address.verified:
             return confirmation.email_address.user
-        raise ApiError("This email address cannot be verified.", code="invalid_key")
+        raise Invalid("This email address cannot be verified.", code="invalid_key")
     return address.user
 
 
-def email_verification_resend(*, email: str, request: HttpRequest) -> None:
-    address = EmailAddress.objects.filter(email__iexact=email.strip(), verified=False).first()
-    if address is not None:
+def email_verification_resend(*, email: str) -> None:
+    """Queue a new verification link. The lookup and the mail happen in the job, so the
+    answer takes the same time whether or not the address has an unverified account."""
+    tasks.defer_send_verification_mail(email=email.strip().lower())
+
+
+def verification_mail_send(*, email: str) -> None:
+    """Mail a new verification link, if the address has an unverified account (run by the
+    `accounts.send_verification_mail` job)."""
+    address = EmailAddress.objects.filter(email__iexact=email, verified=False).first()
+    if address is None:
+        return
+    request = SiteRequest()
+    with allauth_context.request_context(request):
         address.send_confirmation(request)
 
 
@@ -170,7 +181,7 @@ def password_reset_confirm(*, key: str, password: str) -> User:
     except (ValueError, TypeError, OverflowError, DjangoValidationError):
         user = None
     if user is None or not token or not default_token_generator.check_token(user, token):
-        raise ApiError("This reset link is invalid or has expired.", code="invalid_key")
+        raise Invalid("This reset link is invalid or has expired.", code="invalid_key")
     _validate_password(password=password, user=user)
     user.set_password(password)
     user.save(update_fields=["password"])
@@ -280,12 +291,18 @@ def _blacklist(outstanding: QuerySet[OutstandingToken]) -> int:
 
 
 def password_confirm(*, user: User, password: str) -> None:
-    """Re-authentication before a destructive action: 403 `wrong_password` unless it matches."""
+    """Re-authentication before a destructive action: Forbidden `wrong_password` unless it matches.
+
+    Every check counts against the account's sign-in limit (THROTTLE_ACCOUNT_SIGNIN), like a
+    sign-in does, so a stolen token cannot be used to guess the password quickly.
+    """
+    allowed, retry_after = lockout.account_hit(scope="signin", email=user.email, rate=settings.THROTTLE_ACCOUNT_SIGNIN)
+    if not allowed:
+        raise RateLimited(lockout.SIGNIN_THROTTLED_DETAIL, extra={"retry_after": retry_after})
     if not user.check_password(password):
-        raise ApiError(
+        raise Forbidden(
             "That password is not right. Nothing was changed.",
             code="wrong_password",
-            status_code=403,
             fields={"password": ["That password is not right."]},
         )
 
@@ -297,7 +314,7 @@ def user_update(*, user: User, display_name: str | None = None, time_zone: str |
         fields.append("display_name")
     if time_zone is not None:
         if time_zone not in available_timezones():
-            raise ApiError("Unknown time zone.", code="invalid", fields={"timezone": ["Unknown time zone."]})
+            raise Invalid("Unknown time zone.", code="invalid", fields={"timezone": ["Unknown time zone."]})
         user.timezone = time_zone
         fields.append("timezone")
     if fields:

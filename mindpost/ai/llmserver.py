@@ -46,7 +46,7 @@ def build_params(
     threads: int,
     verbose: bool = False,
 ) -> Any:
-    import xllamacpp
+    import xllamacpp  # imported here: loading llama.cpp costs time and memory that only the server needs
 
     params = xllamacpp.CommonParams()
     params.model.path = str(model_file)
@@ -81,7 +81,7 @@ def serve(
 
     Loading blocks in C; a signal that arrives meanwhile is handled right after, so setting
     `stop` from a signal handler in the main thread works at any point."""
-    import xllamacpp
+    import xllamacpp  # imported here: loading llama.cpp costs time and memory that only the server needs
 
     if host not in _LOOPBACK:
         logger.warning("The LLM server has no authentication and listens on %s, not loopback.", host)

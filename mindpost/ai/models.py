@@ -257,7 +257,3 @@ def ensure_model(spec: ModelSpec, *, cache_dir: Path, force: bool = False) -> Pa
 def whisper_model_dir(*, cache_dir: Path) -> Path:
     """The CTranslate2 model directory faster-whisper loads (model.bin, config, tokenizer)."""
     return ensure_model(WHISPER_BASE, cache_dir=cache_dir).parent
-
-
-def llm_model_file(preset: str, *, cache_dir: Path) -> Path:
-    return ensure_model(llm_preset(preset).model, cache_dir=cache_dir)

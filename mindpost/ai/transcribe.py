@@ -70,7 +70,7 @@ class LocalTranscriber:
         with _whisper_lock:
             model = _whisper_models.get(self.model_dir)
             if model is None:
-                from faster_whisper import WhisperModel
+                from faster_whisper import WhisperModel  # here: ctranslate2 is slow to load, and only local needs it
 
                 logger.info("Loading Whisper from %s", self.model_dir)
                 model = WhisperModel(

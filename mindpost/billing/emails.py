@@ -9,10 +9,12 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 
+from mindpost.accounts.models import User
+
 logger = logging.getLogger(__name__)
 
 
-def _send(*, user: Any, subject: str, body: str) -> None:
+def _send(*, user: User, subject: str, body: str) -> None:
     try:
         send_mail(subject=subject, message=body, from_email=None, recipient_list=[user.email])
     except Exception:
@@ -20,7 +22,7 @@ def _send(*, user: Any, subject: str, body: str) -> None:
         logger.exception("billing email failed", extra={"user_id": str(user.pk), "subject": subject})
 
 
-def send_payment_failed(*, user: Any, invoice: dict[str, Any]) -> None:
+def send_payment_failed(*, user: User, invoice: dict[str, Any]) -> None:
     amount = invoice.get("amount_due")
     currency = str(invoice.get("currency") or "usd").upper()
     amount_text = f" of {int(amount) / 100:.2f} {currency}" if isinstance(amount, int) else ""
@@ -37,7 +39,7 @@ def send_payment_failed(*, user: Any, invoice: dict[str, Any]) -> None:
     )
 
 
-def send_trial_ending(*, user: Any, trial_end: datetime | None) -> None:
+def send_trial_ending(*, user: User, trial_end: datetime | None) -> None:
     when = trial_end.strftime("%d %B %Y") if trial_end else "in a few days"
     _send(
         user=user,

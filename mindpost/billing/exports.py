@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from mindpost.accounts.models import User
 from mindpost.billing.models import BillingCustomer, Subscription, UsageCounter
 
 
-def export_billing(user: Any) -> dict[str, Any]:
+def export_billing(user: User) -> dict[str, Any]:
     customer = BillingCustomer.objects.filter(user=user).first()
     return {
         "customer": None

@@ -14,17 +14,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
+from mindpost.accounts.models import User
 from mindpost.billing import selectors
 from mindpost.billing.models import UsageCounter
 from mindpost.billing.stripe_client import billing_enabled
-from mindpost.core.errors import ApiError
+from mindpost.core.errors import Forbidden, QuotaExceeded
 
 __all__ = [
     "Metric",
@@ -56,16 +56,15 @@ _LABELS = {
 }
 
 
-def _subscription_required() -> ApiError:
-    return ApiError(
+def _subscription_required() -> Forbidden:
+    return Forbidden(
         "An active subscription is required for this action. Choose a plan to continue.",
         code="subscription_required",
-        status_code=403,
         extra={"upgrade_url": settings.BILLING_UPGRADE_URL},
     )
 
 
-def _take(*, user: Any, metric: Metric, period_start: datetime, limit: int | None) -> int:
+def _take(*, user: User, metric: Metric, period_start: datetime, limit: int | None) -> int:
     """One conditional UPDATE; returns the number of rows it changed (0 or 1)."""
     rows = UsageCounter.objects.filter(user=user, metric=metric.value, period_start=period_start)
     if limit is not None:
@@ -73,7 +72,7 @@ def _take(*, user: Any, metric: Metric, period_start: datetime, limit: int | Non
     return rows.update(used=F("used") + 1)
 
 
-def _reserve(*, user: Any, metric: Metric) -> datetime:
+def _reserve(*, user: User, metric: Metric) -> datetime:
     """Take one unit; returns the period it was taken from (so it can be given back there)."""
     metric = Metric(metric)
     entitlement = selectors.entitlement_for(user=user)
@@ -96,10 +95,9 @@ def _reserve(*, user: Any, metric: Metric) -> datetime:
         .values_list("used", flat=True)
         .first()
     )
-    raise ApiError(
+    raise QuotaExceeded(
         f"{_LABELS[metric]} limit reached. Please upgrade your plan.",
         code="limit_reached",
-        status_code=403,
         extra={
             "metric": metric.value,
             "limit": limit,
@@ -110,24 +108,24 @@ def _reserve(*, user: Any, metric: Metric) -> datetime:
     )
 
 
-def reserve(*, user: Any, metric: Metric) -> None:
-    """Take one unit of `metric` for `user`, or raise ApiError 403 (limit_reached / subscription_required)."""
+def reserve(*, user: User, metric: Metric) -> None:
+    """Take one unit of `metric` for `user`, or raise QuotaExceeded / Forbidden (subscription_required)."""
     _reserve(user=user, metric=metric)
 
 
-def _give_back(*, user: Any, metric: Metric, period_start: datetime) -> None:
+def _give_back(*, user: User, metric: Metric, period_start: datetime) -> None:
     UsageCounter.objects.filter(user=user, metric=Metric(metric).value, period_start=period_start, used__gt=0).update(
         used=F("used") - 1
     )
 
 
-def release(*, user: Any, metric: Metric) -> None:
+def release(*, user: User, metric: Metric) -> None:
     """Give one unit back to the current period (never below zero)."""
     _give_back(user=user, metric=metric, period_start=selectors.entitlement_for(user=user).period_start)
 
 
 @contextmanager
-def metered(*, user: Any, metric: Metric) -> Iterator[None]:
+def metered(*, user: User, metric: Metric) -> Iterator[None]:
     """Reserve one unit, and give it back if the block raises."""
     period_start = _reserve(user=user, metric=metric)
     try:
@@ -143,21 +141,21 @@ def metered(*, user: Any, metric: Metric) -> Iterator[None]:
         raise
 
 
-async def areserve(*, user: Any, metric: Metric) -> None:
+async def areserve(*, user: User, metric: Metric) -> None:
     """reserve() for async views (streaming chat)."""
     await sync_to_async(reserve)(user=user, metric=metric)
 
 
-async def arelease(*, user: Any, metric: Metric) -> None:
+async def arelease(*, user: User, metric: Metric) -> None:
     await sync_to_async(release)(user=user, metric=metric)
 
 
-def max_recording_seconds(*, user: Any) -> int | None:
+def max_recording_seconds(*, user: User) -> int | None:
     """The plan's maximum recording length in seconds; None means no cap."""
     return selectors.max_recording_seconds_of(selectors.entitlement_for(user=user).plan)
 
 
-def max_post_chars(*, user: Any) -> int | None:
+def max_post_chars(*, user: User) -> int | None:
     """The plan's maximum post length in weighted characters; None means no plan cap."""
     plan = selectors.entitlement_for(user=user).plan
     return None if plan is None else plan.max_post_chars

@@ -1,11 +1,13 @@
-"""The reference's /subscriptions/ paths: its Stripe webhook, and the billing web pages."""
+"""The reference's Stripe webhook path, /subscriptions/webhook/ (an API endpoint, not a page).
+
+config/urls.py mounts it in the "billing" namespace together with the web app's plan pages
+under /subscriptions/ (mindpost.web.urls.subscription_urlpatterns).
+"""
 
 from django.urls import URLPattern, path
 from drf_spectacular.utils import extend_schema, extend_schema_view
 
-from mindpost.billing import api, views
-
-app_name = "billing"
+from mindpost.billing import api
 
 
 # Stripe endpoints configured for the reference keep working at its webhook path.
@@ -16,9 +18,4 @@ class ReferenceWebhookView(api.WebhookView):
 
 urlpatterns: list[URLPattern] = [
     path("webhook/", ReferenceWebhookView.as_view(), name="webhook-reference"),
-    path("upgrade/", views.upgrade, name="upgrade"),
-    path("checkout/", views.checkout, name="checkout"),
-    path("portal/", views.portal, name="portal"),
-    path("payment-success/", views.payment_success, name="payment-success"),
-    path("payment-cancel/", views.payment_cancel, name="payment-cancel"),
 ]

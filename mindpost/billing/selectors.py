@@ -10,7 +10,16 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from mindpost.billing.models import ACCESS_STATUSES, BILLABLE_STATUSES, Plan, Subscription, SubscriptionStatus
+from mindpost.accounts.models import User
+from mindpost.billing.models import (
+    ACCESS_STATUSES,
+    BILLABLE_STATUSES,
+    BillingCustomer,
+    Plan,
+    Subscription,
+    SubscriptionStatus,
+    UsageCounter,
+)
 from mindpost.billing.stripe_client import billing_enabled
 
 # Metric value -> the Plan field holding its per-period limit. Keys match metering.Metric.
@@ -68,7 +77,7 @@ def _billing_period(subscription: Subscription, now: datetime) -> tuple[datetime
     return add_months(start, months), add_months(end, months)
 
 
-def subscription_current(*, user: Any) -> Subscription | None:
+def subscription_current(*, user: User) -> Subscription | None:
     """The subscription that decides the user's plan: a usable one first, else the newest."""
     rows = list(Subscription.objects.filter(user=user).select_related("plan").order_by("-created_at")[:20])
     for row in rows:
@@ -80,7 +89,7 @@ def subscription_current(*, user: Any) -> Subscription | None:
     return rows[0] if rows else None
 
 
-def billable_subscription(*, user: Any) -> Subscription | None:
+def billable_subscription(*, user: User) -> Subscription | None:
     """A subscription Stripe may still bill for (a second one next to it would bill twice)."""
     return (
         Subscription.objects.filter(user=user, status__in=BILLABLE_STATUSES)
@@ -90,7 +99,7 @@ def billable_subscription(*, user: Any) -> Subscription | None:
     )
 
 
-def entitlement_for(*, user: Any, now: datetime | None = None) -> Entitlement:
+def entitlement_for(*, user: User, now: datetime | None = None) -> Entitlement:
     now = now or timezone.now()
     if not billing_enabled():
         start, end = calendar_month(now)
@@ -122,10 +131,8 @@ def plan_for_price(*, price_id: str) -> Plan | None:
     return None
 
 
-def usage_summary(*, user: Any) -> dict[str, Any]:
+def usage_summary(*, user: User) -> dict[str, Any]:
     """Plan, limits, used and reset time: what GET /api/usage/ shows."""
-    from mindpost.billing.models import UsageCounter
-
     entitlement = entitlement_for(user=user)
     counters = dict(
         UsageCounter.objects.filter(user=user, period_start=entitlement.period_start).values_list("metric", "used")
@@ -158,3 +165,28 @@ def max_recording_seconds_of(plan: Plan | None) -> int | None:
     if plan is None or plan.max_recording_minutes is None:
         return None
     return plan.max_recording_minutes * 60
+
+
+_METER_LABELS = {
+    "recordings": "Recordings",
+    "generations": "Post generations",
+    "chat_messages": "Chat messages",
+    "publishes": "Publishes",
+}
+
+
+def plan_panel_context(*, user: User) -> dict[str, Any]:
+    """What the plan panel (web/_plan_panel.html, on settings and /subscriptions/upgrade/) shows."""
+    summary = usage_summary(user=user)
+    enabled = bool(summary["billing_enabled"])
+    return {
+        "billing": summary,
+        "billing_rows": [
+            {"label": label, "used": summary["used"][metric], "limit": summary["limits"][metric]}
+            for metric, label in _METER_LABELS.items()
+        ],
+        "billing_plans": plans_purchasable() if enabled else [],
+        # The portal needs a Stripe customer to open for.
+        "billing_has_customer": enabled
+        and BillingCustomer.objects.filter(user=user).exclude(stripe_customer_id=None).exists(),
+    }

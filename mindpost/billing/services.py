@@ -19,7 +19,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from mindpost.billing import selectors
+from mindpost.accounts.models import User
+from mindpost.billing import selectors, tasks
 from mindpost.billing.models import (
     BILLABLE_STATUSES,
     BillingCustomer,
@@ -28,7 +29,7 @@ from mindpost.billing.models import (
     SubscriptionStatus,
 )
 from mindpost.billing.stripe_client import as_dict, billing_enabled, get_client, stripe_unavailable
-from mindpost.core.errors import ApiError
+from mindpost.core.errors import Conflict, Invalid, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -42,20 +43,19 @@ class CheckoutResult:
 
 def _require_billing() -> None:
     if not billing_enabled():
-        raise ApiError(
+        raise NotFound(
             "Billing is not enabled on this server: every account has the unlimited plan.",
             code="billing_disabled",
-            status_code=404,
         )
 
 
-def _locked_customer(*, user: Any) -> BillingCustomer:
+def _locked_customer(*, user: User) -> BillingCustomer:
     """The user's BillingCustomer, locked until the surrounding transaction ends."""
     BillingCustomer.objects.get_or_create(user=user)
     return BillingCustomer.objects.select_for_update().get(user=user)
 
 
-def _ensure_stripe_customer(*, client: stripe.StripeClient, user: Any) -> str:
+def _ensure_stripe_customer(*, client: stripe.StripeClient, user: User) -> str:
     """Create the Stripe customer once. Committed on its own, so a later failure cannot lose it."""
     with transaction.atomic():
         customer = _locked_customer(user=user)
@@ -75,7 +75,7 @@ def _ensure_stripe_customer(*, client: stripe.StripeClient, user: Any) -> str:
         return customer.stripe_customer_id
 
 
-def _trial_eligible(*, user: Any, customer: BillingCustomer) -> bool:
+def _trial_eligible(*, user: User, customer: BillingCustomer) -> bool:
     if customer.trial_used or settings.BILLING_TRIAL_DAYS <= 0:
         return False
     if Subscription.objects.filter(user=user).exists():
@@ -86,11 +86,11 @@ def _trial_eligible(*, user: Any, customer: BillingCustomer) -> bool:
 def _purchasable_plan(code: str) -> Plan:
     plan = Plan.objects.filter(code=code, is_active=True).first()
     if plan is None or not plan.price_id:
-        raise ApiError("Unknown plan.", code="invalid", fields={"plan": ["Choose one of the offered plans."]})
+        raise Invalid("Unknown plan.", code="invalid", fields={"plan": ["Choose one of the offered plans."]})
     return plan
 
 
-def checkout_start(*, user: Any, plan_code: str) -> CheckoutResult:
+def checkout_start(*, user: User, plan_code: str) -> CheckoutResult:
     """Subscribe to `plan_code`: a Checkout Session for a new subscriber, a prorated change otherwise."""
     _require_billing()
     plan = _purchasable_plan(plan_code)
@@ -168,18 +168,15 @@ def _change_plan(
     client: stripe.StripeClient, current: Subscription, remote: dict[str, Any], plan: Plan
 ) -> Subscription:
     if current.status not in (SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING):
-        raise ApiError(
+        raise Conflict(
             "Your last payment failed. Update your payment method in the billing portal first.",
             code="payment_past_due",
-            status_code=409,
         )
     if current.plan_id == plan.pk and current.stripe_price_id == plan.price_id:
-        raise ApiError(f"You are already on the {plan.name} plan.", code="already_subscribed", status_code=409)
+        raise Conflict(f"You are already on the {plan.name} plan.", code="already_subscribed")
     items = (remote.get("items") or {}).get("data") or []
     if len(items) != 1:
-        raise ApiError(
-            "This subscription can only be changed in the billing portal.", code="use_portal", status_code=409
-        )
+        raise Conflict("This subscription can only be changed in the billing portal.", code="use_portal")
     try:
         updated = client.v1.subscriptions.update(
             current.stripe_subscription_id,
@@ -204,14 +201,12 @@ def _change_plan(
     return row
 
 
-def portal_start(*, user: Any) -> str:
+def portal_start(*, user: User) -> str:
     """A Customer Portal session: plan changes, payment methods, invoices, cancellation."""
     _require_billing()
     customer = BillingCustomer.objects.filter(user=user).exclude(stripe_customer_id=None).first()
     if customer is None or not customer.stripe_customer_id:
-        raise ApiError(
-            "You have no billing account yet: choose a plan first.", code="no_billing_account", status_code=409
-        )
+        raise Conflict("You have no billing account yet: choose a plan first.", code="no_billing_account")
     try:
         session = get_client().v1.billing_portal.sessions.create(
             params={"customer": customer.stripe_customer_id, "return_url": settings.BILLING_PORTAL_RETURN_URL},
@@ -236,10 +231,8 @@ def _timestamp(value: Any) -> datetime | None:
     return datetime.fromtimestamp(int(value), tz=UTC) if value else None
 
 
-def user_for_stripe_object(data: dict[str, Any]) -> Any | None:
+def user_for_stripe_object(data: dict[str, Any]) -> User | None:
     """The user a Stripe object belongs to: our metadata first, then the customer id."""
-    from mindpost.accounts.models import User
-
     candidates = [(data.get("metadata") or {}).get("django_user_id"), data.get("client_reference_id")]
     for candidate in candidates:
         try:
@@ -258,7 +251,7 @@ def user_for_stripe_object(data: dict[str, Any]) -> Any | None:
 
 
 def subscription_apply(
-    *, data: dict[str, Any], at: datetime | None, user: Any | None = None
+    *, data: dict[str, Any], at: datetime | None, user: User | None = None
 ) -> tuple[Subscription | None, str]:
     """Record a Stripe subscription object. `at` is the event time (None: a fresh API answer).
 
@@ -314,19 +307,13 @@ def subscription_apply(
         # Should never happen (checkout is guarded), but if Stripe ever holds two live
         # subscriptions for one user, the newer one is cancelled with a prorated credit.
         logger.error("second live subscription; cancelling it", extra={"subscription": subscription_id})
-        transaction.on_commit(lambda: _cancel_duplicate(subscription_id))
+        tasks.defer_cancel_subscriptions(subscription_ids=[subscription_id], customer_id="", prorate=True)
         return row, "duplicate_canceled"
     return row, "applied"
 
 
-def _cancel_duplicate(subscription_id: str) -> None:
-    from mindpost.billing import tasks
-
-    tasks.cancel_subscriptions.defer(subscription_ids=[subscription_id], customer_id="", prorate=True)
-
-
 def subscription_sync_from_stripe(
-    *, subscription_id: str, user: Any | None = None, at: datetime | None = None
+    *, subscription_id: str, user: User | None = None, at: datetime | None = None
 ) -> Subscription | None:
     """Fetch the subscription from Stripe and record it (the truth, whatever the event order)."""
     try:
@@ -337,7 +324,7 @@ def subscription_sync_from_stripe(
     return row
 
 
-def mark_trial_used(*, user: Any, stripe_customer_id: str) -> None:
+def mark_trial_used(*, user: User, stripe_customer_id: str) -> None:
     customer = _locked_customer(user=user)
     customer.trial_used = True
     if stripe_customer_id and not customer.stripe_customer_id:
@@ -349,7 +336,7 @@ def mark_trial_used(*, user: Any, stripe_customer_id: str) -> None:
 # --- Account deletion ------------------------------------------------------------------
 
 
-def billing_forget_user(*, user: Any) -> None:
+def billing_forget_user(*, user: User) -> None:
     """Called before a user is deleted: stop Stripe billing them once the deletion commits.
 
     Cancelling runs as a retried job, so a Stripe outage cannot leave a deleted account paying.
@@ -364,13 +351,7 @@ def billing_forget_user(*, user: Any) -> None:
     customer_id = BillingCustomer.objects.filter(user=user).values_list("stripe_customer_id", flat=True).first() or ""
     if not (subscription_ids or customer_id):
         return
-
-    def enqueue() -> None:
-        from mindpost.billing import tasks
-
-        tasks.cancel_subscriptions.defer(subscription_ids=subscription_ids, customer_id=customer_id, prorate=False)
-
-    transaction.on_commit(enqueue)
+    tasks.defer_cancel_subscriptions(subscription_ids=subscription_ids, customer_id=customer_id, prorate=False)
     logger.info(
         "billing cancellation scheduled", extra={"user_id": str(user.pk), "subscriptions": len(subscription_ids)}
     )

@@ -7,7 +7,7 @@ from typing import Any
 import stripe
 from django.conf import settings
 
-from mindpost.core.errors import ApiError
+from mindpost.core.errors import AppError, Unavailable, UpstreamFailed
 
 
 def billing_enabled() -> bool:
@@ -32,10 +32,8 @@ def as_dict(obj: Any) -> dict[str, Any]:
     return dict(obj or {})
 
 
-def stripe_unavailable(exc: stripe.StripeError) -> ApiError:
+def stripe_unavailable(exc: stripe.StripeError) -> AppError:
     """Map a failed Stripe call to a stable API error (never a 500 with Stripe's internals)."""
     if isinstance(exc, stripe.InvalidRequestError):
-        return ApiError("Stripe refused the request.", code="stripe_error", status_code=502)
-    return ApiError(
-        "The payment provider is unavailable; try again shortly.", code="stripe_unavailable", status_code=503
-    )
+        return UpstreamFailed("Stripe refused the request.", code="stripe_error")
+    return Unavailable("The payment provider is unavailable; try again shortly.", code="stripe_unavailable")

@@ -1,14 +1,19 @@
-"""Billing jobs (thin: they call services)."""
+"""Billing jobs (thin: they call services), and the functions that queue them after commit."""
 
 from __future__ import annotations
 
-from procrastinate import RetryStrategy
-
 from mindpost.billing import services
-from mindpost.core.jobs import app
+from mindpost.core.jobs import job, on_commit
 
 
-# Retried with backoff for about a day and a half: a deleted account must never stay billed because Stripe was down.
-@app.task(name="billing.cancel_subscriptions", retry=RetryStrategy(max_attempts=16, exponential_wait=2))
+# The "stripe" policy retries for about a day and a half: a deleted account must never stay
+# billed because Stripe was down.
+@job(name="billing.cancel_subscriptions", retry="stripe")
 def cancel_subscriptions(*, subscription_ids: list[str], customer_id: str, prorate: bool) -> None:
     services.subscriptions_cancel_remote(subscription_ids=subscription_ids, customer_id=customer_id, prorate=prorate)
+
+
+def defer_cancel_subscriptions(*, subscription_ids: list[str], customer_id: str, prorate: bool) -> None:
+    on_commit(
+        lambda: cancel_subscriptions.defer(subscription_ids=subscription_ids, customer_id=customer_id, prorate=prorate)
+    )

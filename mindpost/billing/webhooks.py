@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 
 from mindpost.billing import emails, services
 from mindpost.billing.models import StripeEvent, Subscription, SubscriptionStatus
-from mindpost.core.errors import ApiError
+from mindpost.core.errors import AppError, Invalid, NotFound
 from mindpost.core.parsers import loads_request_json
 
 logger = logging.getLogger(__name__)
@@ -30,24 +30,24 @@ def webhook_receive(*, payload: bytes, signature: str | None) -> str:
     """Verify and apply one webhook delivery; returns the outcome (for logs and the response)."""
     secret = settings.STRIPE_WEBHOOK_SECRET
     if not secret:
-        raise ApiError("Stripe webhooks are not configured here.", code="webhook_not_configured", status_code=404)
+        raise NotFound("Stripe webhooks are not configured here.", code="webhook_not_configured")
     try:
         # Only the signature here: construct_event would also json.loads the body without limits.
         stripe.WebhookSignature.verify_header(payload, signature, secret, stripe.Webhook.DEFAULT_TOLERANCE)
     except stripe.SignatureVerificationError as exc:
-        raise ApiError("The Stripe signature is missing, wrong or too old.", code="invalid_signature") from exc
+        raise Invalid("The Stripe signature is missing, wrong or too old.", code="invalid_signature") from exc
     except ValueError as exc:
-        raise ApiError("The webhook body is not a Stripe event.", code="invalid_payload") from exc
+        raise Invalid("The webhook body is not a Stripe event.", code="invalid_payload") from exc
     try:
         event = loads_request_json(payload)
-    except ApiError as exc:  # too deep, or not text: keep this endpoint's documented code
-        raise ApiError(f"The webhook body is not a Stripe event. {exc.detail}", code="invalid_payload") from exc
+    except AppError as exc:  # too deep, or not text: keep this endpoint's documented code
+        raise Invalid(f"The webhook body is not a Stripe event. {exc.detail}", code="invalid_payload") from exc
     try:
         event_id, event_type = str(event["id"]), str(event["type"])
         created = datetime.fromtimestamp(int(event["created"]), tz=UTC)
         obj = event["data"]["object"]
     except (ValueError, KeyError, TypeError) as exc:
-        raise ApiError("The webhook body is not a Stripe event.", code="invalid_payload") from exc
+        raise Invalid("The webhook body is not a Stripe event.", code="invalid_payload") from exc
 
     with transaction.atomic():
         try:

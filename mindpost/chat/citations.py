@@ -17,11 +17,10 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from mindpost.chat.text import content_words
+from mindpost.notes.selectors import match_terms
 
 _MARKER_GROUP = re.compile(r"\[(\s*\d{1,2}(?:\s*[,;]\s*\d{1,2})*\s*)\]")
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
-_EXCERPT_CHARS = 280
 # A passage is cited when it carries at least this share of the best passage's support.
 _RELATIVE_SUPPORT = 0.5
 
@@ -31,20 +30,6 @@ NOT_FOUND_PATTERNS = re.compile(
     r"(?:notes?|context)\s+(?:do(?:es)?\s*n[o']t|don'?t)\s+(?:say|mention|contain))",
     re.IGNORECASE,
 )
-
-
-def _stem(word: str) -> str:
-    """A crude stem so "boats"/"boat" and "builds"/"build" meet; digits are left alone."""
-    if word.isdigit() or len(word) <= 3:
-        return word
-    for suffix in ("ing", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
-            return word[: -len(suffix)]
-    return word
-
-
-def _terms(text: str) -> set[str]:
-    return {_stem(word) for word in content_words(text)}
 
 
 @dataclass(frozen=True)
@@ -66,12 +51,12 @@ def _support_scores(answer_terms: set[str], passages: list[set[str]]) -> list[fl
 
 def check_markers(answer: str, *, passages: list[str]) -> tuple[str, list[int]]:
     """The answer with invalid markers removed, and the valid cited numbers in order of appearance."""
-    passage_terms = [_terms(p) for p in passages]
+    passage_terms = [match_terms(p) for p in passages]
     valid: list[int] = []
     pieces: list[str] = []
     for sentence_match in _SENTENCE.finditer(answer) if answer else []:
         sentence = sentence_match.group(0)
-        sentence_terms = _terms(_MARKER_GROUP.sub(" ", sentence))
+        sentence_terms = match_terms(_MARKER_GROUP.sub(" ", sentence))
 
         def keep(match: re.Match[str], sentence_terms: set[str] = sentence_terms) -> str:
             numbers = [int(x) for x in re.findall(r"\d+", match.group(1))]
@@ -108,9 +93,9 @@ def attribute(*, answer: str, question: str, passages: list[str]) -> list[Attrib
     if not passages or not answer.strip() or says_not_found(answer):
         return []
     _, marked = check_markers(answer, passages=passages)
-    passage_terms = [_terms(p) for p in passages]
-    answer_terms = _terms(_MARKER_GROUP.sub(" ", answer))
-    new_terms = answer_terms - _terms(question)
+    passage_terms = [match_terms(p) for p in passages]
+    answer_terms = match_terms(_MARKER_GROUP.sub(" ", answer))
+    new_terms = answer_terms - match_terms(question)
     scores = _support_scores(new_terms or answer_terms, passage_terms)
     best = max(scores, default=0.0)
     found: list[Attribution] = [Attribution(index=n, support=scores[n - 1], marked=True) for n in marked]
@@ -125,34 +110,3 @@ def attribute(*, answer: str, question: str, passages: list[str]) -> list[Attrib
             if scores[i] >= _RELATIVE_SUPPORT * best and telling:
                 found.append(Attribution(index=i + 1, support=scores[i], marked=False))
     return found
-
-
-def excerpt(passage: str, *, answer: str = "", limit: int = _EXCERPT_CHARS) -> str:
-    """The part of a passage that best supports the answer (whole sentences), at most `limit` chars."""
-    text = " ".join(passage.split())
-    if len(text) <= limit:
-        return text
-    sentences = [m.group(0).strip() for m in _SENTENCE.finditer(text) if m.group(0).strip()]
-    if answer and sentences:
-        target = _terms(answer)
-        best = max(range(len(sentences)), key=lambda i: (len(_terms(sentences[i]) & target), -i))
-        chosen = sentences[best]
-        # Grow around the best sentence while it fits.
-        lo, hi = best, best
-        while True:
-            grown = False
-            if hi + 1 < len(sentences) and len(chosen) + 1 + len(sentences[hi + 1]) <= limit:
-                hi += 1
-                chosen = chosen + " " + sentences[hi]
-                grown = True
-            if lo > 0 and len(chosen) + 1 + len(sentences[lo - 1]) <= limit:
-                lo -= 1
-                chosen = sentences[lo] + " " + chosen
-                grown = True
-            if not grown:
-                break
-        if len(chosen) <= limit:
-            return chosen
-        text = chosen
-    cut = text[: limit - 1]
-    return (cut.rsplit(" ", 1)[0] if " " in cut else cut) + "…"

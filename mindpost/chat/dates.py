@@ -14,7 +14,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 MONTHS = {
     name: index
@@ -76,13 +75,6 @@ class TimeFilter:
 
     def as_dict(self) -> dict[str, str]:
         return {"since": self.since.isoformat(), "until": self.until.isoformat(), "phrase": self.phrase}
-
-
-def user_zone(name: str | None) -> tzinfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 @dataclass(frozen=True)

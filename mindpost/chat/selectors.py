@@ -9,14 +9,14 @@ from django.db.models import Count, QuerySet
 
 from mindpost.accounts.models import User
 from mindpost.chat.models import Conversation, Message
-from mindpost.core.errors import ApiError
+from mindpost.core.errors import Invalid, NotFound
 
 
 def parse_conversation_id(raw: Any) -> uuid.UUID:
     try:
         return uuid.UUID(str(raw))
     except (ValueError, TypeError, AttributeError) as exc:
-        raise ApiError(
+        raise Invalid(
             "That is not a conversation id.",
             code="invalid_conversation_id",
             fields={"conversation_id": ["Must be a UUID."]},
@@ -24,11 +24,11 @@ def parse_conversation_id(raw: Any) -> uuid.UUID:
 
 
 def conversation_get(*, user: User, conversation_id: Any) -> Conversation:
-    """One of the user's conversations: 400 for a malformed id, 404 for an unknown or foreign one."""
+    """One of the user's conversations: Invalid for a malformed id, NotFound for an unknown or foreign one."""
     key = parse_conversation_id(conversation_id)
     conversation = Conversation.objects.filter(user=user, pk=key).first()
     if conversation is None:
-        raise ApiError("Conversation not found.", code="conversation_not_found", status_code=404)
+        raise NotFound("Conversation not found.")
     return conversation
 
 

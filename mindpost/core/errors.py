@@ -58,6 +58,12 @@ class TooLarge(Invalid):
     default_code = "too_large"
 
 
+class UnsupportedFormat(Invalid):
+    """A file of a kind we don't take (415)."""
+
+    default_code = "unsupported_format"
+
+
 class NotFound(AppError):
     """The object does not exist or belongs to someone else: the same answer either way (404)."""
 
@@ -103,6 +109,7 @@ class UpstreamFailed(AppError):
 _STATUS: dict[type[AppError], int] = {
     Unprocessable: 422,
     TooLarge: 413,
+    UnsupportedFormat: 415,
     Invalid: 400,
     NotFound: 404,
     Conflict: 409,
@@ -117,31 +124,10 @@ _STATUS: dict[type[AppError], int] = {
 
 def http_status(exc: AppError) -> int:
     """The HTTP status of a domain error: the most specific class in the table wins."""
-    if isinstance(exc, ApiError):
-        return exc.status_code
     for cls in type(exc).__mro__:
         if cls in _STATUS:
             return _STATUS[cls]
     return 400
-
-
-class ApiError(AppError):
-    """Transitional: a domain error that names its own HTTP status.
-
-    Being replaced by the classes above; no new code may raise it.
-    """
-
-    def __init__(
-        self,
-        detail: str,
-        *,
-        code: str,
-        status_code: int = 400,
-        fields: dict[str, list[str]] | None = None,
-        extra: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(detail, code=code, fields=fields, extra=extra)
-        self.status_code = status_code
 
 
 # DRF's own codes renamed where they are vague; everything else keeps DRF's code.

@@ -1,4 +1,4 @@
-"""Chunked authenticated encryption of stored files (audio, images); see docs/decisions/0005.
+"""Chunked authenticated encryption of stored files (audio, images); see docs/decisions/0004.
 
 Layout of an encrypted file:
 

@@ -10,6 +10,7 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from psycopg_pool import PoolTimeout
 
 
 @never_cache
@@ -52,6 +53,4 @@ def readyz(request: HttpRequest) -> JsonResponse:
 
 
 def _pool_exhausted(exc: BaseException) -> bool:
-    from psycopg_pool import PoolTimeout
-
     return isinstance(exc.__cause__, PoolTimeout)

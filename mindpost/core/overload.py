@@ -30,6 +30,10 @@ from django.conf import settings
 from django.db import OperationalError as DjangoOperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from psycopg import OperationalError as PsycopgOperationalError
+from psycopg_pool import PoolTimeout, TooManyRequests
+
+from mindpost.core.errors import is_api_request
 
 logger = logging.getLogger(__name__)
 
@@ -255,9 +259,6 @@ _UNAVAILABLE_SQLSTATE = re.compile(r"^(53|08|57P0[123])")
 def is_database_unavailable(exc: BaseException | None) -> bool:
     """A pool timeout or a refused/failed connection, not a bug (a syntax error, a deadlock, a
     cancelled statement still go to the 500 path and get logged as errors)."""
-    from psycopg import OperationalError as PsycopgOperationalError
-    from psycopg_pool import PoolTimeout, TooManyRequests
-
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
@@ -295,8 +296,6 @@ def database_unavailable_response(request: HttpRequest) -> HttpResponse:
 
 
 def _is_api_request(request: HttpRequest) -> bool:
-    from mindpost.core.errors import is_api_request
-
     accept = request.headers.get("Accept", "")
     return is_api_request(request) or ("application/json" in accept and "text/html" not in accept)
 

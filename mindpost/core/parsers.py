@@ -20,7 +20,7 @@ from django.conf import settings
 from rest_framework import parsers
 
 if TYPE_CHECKING:
-    from mindpost.core.errors import ApiError
+    from mindpost.core.errors import Invalid
 
 # Deep enough for any document this API takes (the deepest is a few levels); far below
 # the interpreter's recursion limit.
@@ -50,13 +50,13 @@ class _Refused(Exception):
         self.code = code
         self.field = field
 
-    def as_api_error(self) -> ApiError:
+    def as_api_error(self) -> Invalid:
         # Imported here: errors.py imports DRF's views, whose APIView reads DEFAULT_PARSER_CLASSES,
         # i.e. this module, so a top-level import would be circular.
-        from mindpost.core.errors import ApiError
+        from mindpost.core.errors import Invalid
 
         fields = {self.field: [self.detail]} if self.field else None
-        return ApiError(self.detail, code=self.code, fields=fields)
+        return Invalid(self.detail, code=self.code, fields=fields)
 
 
 def _check_depth(text: str, *, limit: int = MAX_JSON_DEPTH) -> None:
@@ -96,7 +96,7 @@ def _refuse_constant(name: str) -> None:
 
 
 def loads_request_json(raw: bytes | str, *, encoding: str = "utf-8", strict: bool = True) -> Any:
-    """Parse JSON that came from a client, or raise a 400 ApiError.
+    """Parse JSON that came from a client, or raise `Invalid` (400).
 
     Its code is MALFORMED (not JSON in `encoding`, or nested deeper than MAX_JSON_DEPTH) or
     INVALID_TEXT (a string or key holds an unpaired surrogate). `strict` refuses NaN and

@@ -60,7 +60,7 @@ STATUS_DESCRIPTIONS: dict[int, str] = {
     "retry after `Retry-After` seconds.",
 }
 
-# Domain statuses by operation id (the services raise them as mindpost.core.errors.ApiError).
+# Domain statuses by operation id (the services raise them as mindpost.core.errors.AppError subclasses).
 OPERATION_ERRORS: dict[str, tuple[int, ...]] = {
     "account_delete_create": (403,),  # wrong_password
     "account_delete_destroy": (403,),
@@ -72,7 +72,7 @@ OPERATION_ERRORS: dict[str, tuple[int, ...]] = {
     "brain_dumps_partial_update": (409,),
     "brain_dumps_retry_create": (403, 409),  # limit_reached, note_not_failed/audio_unavailable
     "brain_dumps_recording_retrieve": (401, 403, 416),  # recording_link_expired
-    "brain_dumps_chat_create": (403, 404, 503),  # conversation_not_found
+    "brain_dumps_chat_create": (403, 404, 503),  # limit_reached, not_found (conversation), model_unavailable
     # Conversation ids are parsed by the views: a malformed one is 400 invalid_conversation_id.
     "chat_conversations_retrieve": (400,),
     "chat_conversations_destroy": (400,),

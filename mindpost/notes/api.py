@@ -1,4 +1,5 @@
-"""Notes endpoints at the reference paths (/api/brain-dumps/...). Thin: parse, call, render."""
+"""Notes endpoints at the reference paths (/api/brain-dumps/...), and passage search (/api/search/).
+Thin: parse, call, render."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
-from django.http import Http404, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
@@ -21,7 +22,9 @@ from rest_framework.views import APIView
 
 from mindpost.accounts.auth import current_user
 from mindpost.accounts.authentication import RevocableJWTAuthentication
-from mindpost.core.errors import ApiError
+from mindpost.ai.types import AIError
+from mindpost.core.errors import Forbidden, Invalid, NotFound, Unavailable
+from mindpost.core.filters import FILTER_ERROR, DateRangeInput, date_range
 from mindpost.core.pagination import PageNumberPagination
 from mindpost.notes import idempotency, prefer, selectors, services, storage, uploads
 from mindpost.notes import serializers as s
@@ -74,16 +77,16 @@ class NoteCollectionView(APIView):
         parameters=[
             OpenApiParameter("tag", str, description="Only notes with this tag (without '#')."),
             OpenApiParameter("status", str, enum=NoteStatus.values),
-            OpenApiParameter("since", str, description="ISO 8601 date or date-time (inclusive)."),
-            OpenApiParameter("until", str, description="ISO 8601 date or date-time (inclusive)."),
+            DateRangeInput,
             OpenApiParameter("page", int),
             OpenApiParameter("page_size", int),
         ],
         responses={200: s.NoteOutput(many=True)},
     )
     def get(self, request: Request) -> Response:
-        filters = selectors.parse_filters(request.query_params)
-        notes = selectors.note_list(user=current_user(request), filters=filters)
+        user = current_user(request)
+        filters = selectors.parse_filters(request.query_params, user=user)
+        notes = selectors.note_list(user=user, filters=filters)
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(notes, request, view=self)
         assert page is not None
@@ -115,13 +118,13 @@ class NoteCollectionView(APIView):
         audio = request.FILES.get("audio_file") if hasattr(request, "FILES") else None
         text = data.get("text") if hasattr(data, "get") else None
         if audio is not None and text is not None:
-            raise ApiError("Send either a recording or text, not both.", code="conflicting_input")
+            raise Invalid("Send either a recording or text, not both.", code="conflicting_input")
         if audio is not None:
             result = services.note_create_from_audio(user=user, upload=audio, idempotency_key=key)
         elif text is not None:
             result = services.note_create_from_text(user=user, text=text, idempotency_key=key)
         else:
-            raise ApiError(
+            raise Invalid(
                 'Send a recording as multipart `audio_file`, or a typed note as JSON {"text": ...}.',
                 code="required",
                 fields={"audio_file": ["Audio file is required."]},
@@ -210,16 +213,15 @@ class NoteRecordingView(APIView):
             try:
                 claims = storage.read_recording_token(token)
             except storage.TokenExpired as exc:
-                raise ApiError(
+                raise Forbidden(
                     "This recording link has expired. Fetch the note again for a fresh one.",
                     code="recording_link_expired",
-                    status_code=403,
                 ) from exc
             allowed = bool(note and claims == (str(note.pk), str(note.user_id)))
         elif not token and not request.user.is_authenticated:
             raise exceptions.NotAuthenticated()
         if not allowed or note is None or not note.audio:
-            raise Http404
+            raise NotFound("Recording not found.")
         if storage.delivery_mode() == "redirect":
             return HttpResponseRedirect(storage.signed_storage_url(note.audio))
         return _stream(request, note)
@@ -229,7 +231,7 @@ def _stream(request: Request, note: Note) -> HttpResponseBase:
     try:
         handle = storage.open_audio(note.audio)
     except FileNotFoundError as exc:
-        raise Http404 from exc
+        raise NotFound("Recording not found.") from exc
     size = int(handle.size)  # type: ignore[attr-defined]
     try:
         byte_range = storage.parse_range(request.headers.get("Range"), size)
@@ -264,3 +266,58 @@ async def _async_chunks(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
 
     while chunk := await sync_to_async(pull, thread_sensitive=False)():
         yield chunk
+
+
+class SearchView(APIView):
+    """Passage search over the caller's notes (the path stays /api/search/)."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("q", str, required=True, description="What to look for (words or a question)."),
+            OpenApiParameter("tag", str, description="Only notes with this tag."),
+            DateRangeInput,
+            OpenApiParameter("limit", int, description="How many passages (default 10, at most SEARCH_MAX_LIMIT)."),
+        ],
+        responses={200: s.SearchOutput},
+    )
+    def get(self, request: Request) -> Response:
+        user = current_user(request)
+        params = request.query_params
+        query = (params.get("q") or "").strip()
+        if not query:
+            raise Invalid("Say what to search for.", code="empty_query", fields={"q": ["This field is required."]})
+        if len(query) > settings.CHAT_MAX_MESSAGE_CHARS:
+            raise Invalid("The query is too long.", code="query_too_long", fields={"q": ["Too long."]})
+        try:
+            limit = int(params.get("limit") or 10)
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= settings.SEARCH_MAX_LIMIT:
+            raise Invalid(
+                f"limit must be between 1 and {settings.SEARCH_MAX_LIMIT}.",
+                code=FILTER_ERROR,
+                fields={"limit": [f"An integer from 1 to {settings.SEARCH_MAX_LIMIT}."]},
+            )
+        window = date_range(params, time_zone=user.timezone)
+        tag = (params.get("tag") or "").strip() or None
+        filters = selectors.SearchFilters(tag=tag, since=window.since, until=window.until)
+        try:
+            result = selectors.passage_search(user=user, query=query, filters=filters, limit=limit)
+        except AIError as exc:
+            raise Unavailable("The search model is unavailable right now.", code="model_unavailable") from exc
+        results = [
+            {
+                "note_id": hit.note_id,
+                "passage_id": hit.passage_id,
+                "note_created_at": hit.note_created_at,
+                "note_title": hit.extra.get("note_title", ""),
+                "excerpt": selectors.excerpt(hit.text, answer=query),
+                "start": hit.start,
+                "end": hit.end,
+                "score": round(hit.score, 6),
+                "similarity": round(hit.similarity, 4) if hit.similarity is not None else None,
+                "keyword_match": hit.keyword_rank is not None,
+            }
+            for hit in result.hits
+        ]
+        return Response(s.SearchOutput({"query": query, "count": len(results), "results": results}).data)

@@ -80,27 +80,22 @@ def hash_text(text: str) -> str:
     return " ".join(hash_word(word, key=key) for word in words(text))
 
 
-def hash_query(text: str) -> list[str]:
-    """The distinct hashed words of a query, in order of first appearance."""
+def hash_words(normalised: Iterable[str]) -> list[str]:
+    """The distinct lexemes of already-normalised words, in order of first appearance."""
     key = index_key()
     seen: dict[str, None] = {}
-    for word in words(text):
+    for word in normalised:
         seen.setdefault(hash_word(word, key=key), None)
     return list(seen)
 
 
-def search_query(text: str, *, match_all: bool = False) -> SearchQuery | None:
-    """A SearchQuery over `Passage.keywords` for a plaintext query (None if it has no words)."""
-    return terms_query(hash_query(text), match_all=match_all)
-
-
-def terms_query(terms: Iterable[str], *, match_all: bool = False) -> SearchQuery | None:
-    terms = list(terms)
-    if not terms:
+def keyword_query(lexemes: Iterable[str]) -> SearchQuery | None:
+    """The one tsquery over `Passage.keywords`: any of the hashed words (None if there are none)."""
+    lexemes = list(lexemes)
+    if not lexemes:
         return None
     # Lexemes are letters a..p only, so the raw syntax needs no escaping.
-    joiner = " & " if match_all else " | "
-    return SearchQuery(joiner.join(terms), search_type="raw", config=SEARCH_CONFIG)
+    return SearchQuery(" | ".join(lexemes), search_type="raw", config=SEARCH_CONFIG)
 
 
 def tag_hash(tag: str) -> str:

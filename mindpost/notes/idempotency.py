@@ -12,7 +12,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 
-from mindpost.core.errors import ApiError
+from mindpost.core.errors import Invalid, Unprocessable
 
 HEADER = "Idempotency-Key"
 MAX_KEY_CHARS = 255
@@ -21,14 +21,14 @@ _KEY = re.compile(r"^[\x21-\x7e]+$")
 
 
 def clean_key(raw: str | None) -> str | None:
-    """The key from the header value, or None when absent; ApiError 400 when malformed."""
+    """The key from the header value, or None when absent; Invalid when malformed."""
     if raw is None:
         return None
     key = raw.strip().strip('"')
     if not key:
         return None
     if len(key) > MAX_KEY_CHARS or not _KEY.match(key):
-        raise ApiError(
+        raise Invalid(
             f"The {HEADER} header must be 1-{MAX_KEY_CHARS} visible ASCII characters.",
             code="invalid_idempotency_key",
         )
@@ -42,9 +42,8 @@ def fingerprint(*, kind: str, chunks: Iterable[bytes]) -> str:
     return digest.hexdigest()
 
 
-def key_reused() -> ApiError:
-    return ApiError(
+def key_reused() -> Unprocessable:
+    return Unprocessable(
         f"This {HEADER} was already used for a different request. Use a new key for a new note.",
         code="idempotency_key_reused",
-        status_code=422,
     )

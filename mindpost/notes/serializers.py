@@ -117,3 +117,22 @@ class NoteSettingsSerializer(serializers.ModelSerializer[NoteSettings]):
         fields = ("keep_audio", "transcription_language", "updated_at")
         read_only_fields = ("updated_at",)
         extra_kwargs = {"keep_audio": {"required": False}}
+
+
+class SearchHitOutput(serializers.Serializer[Any]):
+    note_id = serializers.UUIDField()
+    passage_id = serializers.IntegerField()
+    note_created_at = serializers.DateTimeField()
+    note_title = serializers.CharField()
+    excerpt = serializers.CharField()
+    start = serializers.FloatField(allow_null=True)
+    end = serializers.FloatField(allow_null=True)
+    score = serializers.FloatField(help_text="Fused rank score (higher is better; compare within one result).")
+    similarity = serializers.FloatField(allow_null=True, help_text="Cosine similarity of passage and query.")
+    keyword_match = serializers.BooleanField(help_text="A rare word of the query occurs in the passage.")
+
+
+class SearchOutput(serializers.Serializer[Any]):
+    query = serializers.CharField()
+    count = serializers.IntegerField()
+    results = SearchHitOutput(many=True)

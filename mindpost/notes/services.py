@@ -9,7 +9,6 @@ that was deleted or edited meanwhile is left alone.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import shutil
 import tempfile
@@ -26,15 +25,14 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import Value
 from django.utils import timezone
-from procrastinate.exceptions import AlreadyEnqueued
 
 from mindpost.accounts.models import User
 from mindpost.ai import audio as ai_audio
 from mindpost.ai import get_embedder, get_transcriber
 from mindpost.ai.types import AIError, TransientAIError
 from mindpost.billing import metering
-from mindpost.core.errors import ApiError
-from mindpost.notes import blind_index, idempotency, storage, uploads
+from mindpost.core.errors import Conflict, Invalid
+from mindpost.notes import blind_index, idempotency, storage, tasks, uploads
 from mindpost.notes.chunking import chunk_transcript
 from mindpost.notes.models import EMBEDDING_DIMENSIONS, Note, NoteKind, NoteSettings, NoteStatus, Passage
 from mindpost.notes.tags import extract_tags
@@ -99,12 +97,8 @@ def _replay(*, user: User, key: str | None, fingerprint: str) -> Note | None:
 
 
 def _enqueue(task_name: str, note_id: uuid.UUID) -> None:
-    from mindpost.notes import tasks
-
-    task = tasks.process_note if task_name == "process" else tasks.reindex_note
-    # AlreadyEnqueued: the job already waiting in the queue will read the latest state.
-    with contextlib.suppress(AlreadyEnqueued):
-        task.configure(lock=f"note:{note_id}", queueing_lock=f"{task_name}-note:{note_id}").defer(note_id=str(note_id))
+    defer = tasks.defer_process_note if task_name == "process" else tasks.defer_reindex_note
+    defer(note_id=note_id)
 
 
 def _on_commit(callback: Callable[[], None]) -> None:
@@ -112,7 +106,7 @@ def _on_commit(callback: Callable[[], None]) -> None:
 
 
 def note_create_from_audio(*, user: User, upload: UploadedFile, idempotency_key: str | None) -> CreateResult:
-    """Check, store and enqueue a recording; ApiError 4xx for anything we will not accept."""
+    """Check, store and enqueue a recording; an AppError for anything we will not accept."""
     limit = settings.NOTE_MAX_UPLOAD_BYTES
     if upload.size is not None and upload.size > limit:
         raise uploads.file_too_large(limit)
@@ -177,12 +171,12 @@ def _insert_voice_note(*, user: User, checked: uploads.CheckedAudio, idempotency
 
 def _clean_text(text: Any, *, field: str) -> str:
     if not isinstance(text, str) or not text.strip():
-        raise ApiError(
+        raise Invalid(
             "The text must not be empty.", code="empty_text", fields={field: ["This field may not be blank."]}
         )
     text = text.strip()
     if len(text) > settings.NOTE_MAX_TEXT_CHARS:
-        raise ApiError(
+        raise Invalid(
             f"The text is longer than {settings.NOTE_MAX_TEXT_CHARS} characters.",
             code="text_too_long",
             fields={field: [f"At most {settings.NOTE_MAX_TEXT_CHARS} characters."]},
@@ -233,10 +227,8 @@ def note_update_transcription(*, note: Note, transcription: Any) -> Note:
     """Replace the text (edited=True); title and tags now, passages and vectors in the job."""
     text = _clean_text(transcription, field="transcription")
     if note.status != NoteStatus.READY:
-        raise ApiError(
-            "This note is still being processed or has failed; edit it once it is ready.",
-            code="note_not_ready",
-            status_code=409,
+        raise Conflict(
+            "This note is still being processed or has failed; edit it once it is ready.", code="note_not_ready"
         )
     if text == note.transcription:
         return note
@@ -268,19 +260,15 @@ def note_delete(*, note: Note) -> None:
 def note_retry(*, note: Note) -> Note:
     """Run a failed note through the pipeline again (it takes a recording unit again)."""
     if note.status != NoteStatus.FAILED:
-        raise ApiError("Only a failed note can be retried.", code="note_not_failed", status_code=409)
+        raise Conflict("Only a failed note can be retried.", code="note_not_failed")
     voice_needs_audio = note.kind == NoteKind.VOICE and note.transcribed_at is None
     if voice_needs_audio and not note.audio:
-        raise ApiError(
-            "The audio of this note is gone, so it cannot be processed again.",
-            code="audio_unavailable",
-            status_code=409,
-        )
+        raise Conflict("The audio of this note is gone, so it cannot be processed again.", code="audio_unavailable")
     reserve = note.kind == NoteKind.VOICE
     with transaction.atomic():
         locked = Note.objects.select_for_update().get(pk=note.pk)
         if locked.status != NoteStatus.FAILED:
-            raise ApiError("Only a failed note can be retried.", code="note_not_failed", status_code=409)
+            raise Conflict("Only a failed note can be retried.", code="note_not_failed")
         if reserve:
             metering.reserve(user=note.user, metric=metering.Metric.RECORDINGS)
         locked.status = NoteStatus.PROCESSING

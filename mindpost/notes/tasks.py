@@ -12,26 +12,22 @@ the queue at most once per kind (queueing lock), so a burst of edits costs one r
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import uuid
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, close_old_connections
-from procrastinate import JobContext, RetryStrategy
+from procrastinate.exceptions import AlreadyEnqueued
 
-from mindpost.ai.types import TransientAIError
-from mindpost.core.jobs import app
+from mindpost.core.jobs import JobContext, app, final_attempt, job, on_commit
 from mindpost.notes import services
 
 logger = logging.getLogger(__name__)
 
 QUEUE = "notes"
-RETRY = RetryStrategy(
-    # Procrastinate counts retries after the first run; the setting counts every run.
-    max_attempts=max(settings.NOTE_JOB_MAX_ATTEMPTS - 1, 0),
-    exponential_wait=settings.NOTE_JOB_RETRY_BASE_SECONDS,
-    retry_exceptions=[TransientAIError, OperationalError, InterfaceError],
-)
+RETRY = "notes"  # settings.JOB_RETRY_POLICIES: NOTE_JOB_MAX_ATTEMPTS runs, on transient errors only
 
 
 def _sweep_cron(seconds: int) -> str:
@@ -40,36 +36,48 @@ def _sweep_cron(seconds: int) -> str:
     return f"*/{max(seconds // 60, 1)} * * * *"
 
 
-@app.task(name="notes.process_note", queue=QUEUE, pass_context=True, retry=RETRY)
+@job(name="notes.process_note", queue=QUEUE, pass_context=True, retry=RETRY)
 def process_note(context: JobContext, note_id: str) -> None:
-    close_old_connections()
-    try:
-        final = context.job.attempts >= settings.NOTE_JOB_MAX_ATTEMPTS - 1
-        services.note_process(note_id=note_id, final_attempt=final)
-    finally:
-        close_old_connections()
+    services.note_process(note_id=note_id, final_attempt=final_attempt(context, policy=RETRY))
 
 
-@app.task(name="notes.reindex_note", queue=QUEUE, retry=RETRY)
+@job(name="notes.reindex_note", queue=QUEUE, retry=RETRY)
 def reindex_note(note_id: str) -> None:
-    close_old_connections()
-    try:
-        services.note_reindex(note_id=note_id)
-    finally:
-        close_old_connections()
+    services.note_reindex(note_id=note_id)
 
 
 @app.periodic(cron=_sweep_cron(settings.NOTE_STALLED_SWEEP_SECONDS))
-@app.task(name="notes.sweep_notes", queue=QUEUE, queueing_lock="notes.sweep_notes", pass_context=True)
+@job(name="notes.sweep_notes", queue=QUEUE, queueing_lock="notes.sweep_notes", pass_context=True)
 async def sweep_notes(context: JobContext, timestamp: int) -> None:
     manager = context.app.job_manager
     stalled = await manager.get_stalled_jobs(seconds_since_heartbeat=settings.NOTE_STALLED_AFTER_SECONDS)
-    for job in stalled:
-        if job.task_name.startswith("notes.") and job.task_name != "notes.sweep_notes":
-            logger.warning("retrying a stalled note job", extra={"job_id": job.id, "task": job.task_name})
-            await manager.retry_job(job)
+    for stalled_job in stalled:
+        if stalled_job.task_name.startswith("notes.") and stalled_job.task_name != "notes.sweep_notes":
+            logger.warning(
+                "retrying a stalled note job", extra={"job_id": stalled_job.id, "task": stalled_job.task_name}
+            )
+            await manager.retry_job(stalled_job)
     requeued = await sync_to_async(services.notes_requeue_orphans, thread_sensitive=False)(
         older_than_seconds=settings.NOTE_STALLED_AFTER_SECONDS
     )
     if requeued:
         logger.warning("re-queued notes that had no job", extra={"count": requeued})
+
+
+# --- enqueueing (services call these) -------------------------------------------------------
+
+
+def _defer_once(task_name: str, task: Any, note_id: uuid.UUID) -> None:
+    # AlreadyEnqueued: the job already waiting in the queue will read the latest state.
+    with contextlib.suppress(AlreadyEnqueued):
+        task.configure(lock=f"note:{note_id}", queueing_lock=f"{task_name}-note:{note_id}").defer(note_id=str(note_id))
+
+
+def defer_process_note(*, note_id: uuid.UUID) -> None:
+    """Queue the pipeline of a note once the transaction commits (at most one waiting per note)."""
+    on_commit(lambda: _defer_once("process", process_note, note_id))
+
+
+def defer_reindex_note(*, note_id: uuid.UUID) -> None:
+    """Queue a re-index of a note once the transaction commits (a burst of edits costs one)."""
+    on_commit(lambda: _defer_once("reindex", reindex_note, note_id))

@@ -22,7 +22,8 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 
-from mindpost.core.errors import ApiError
+from mindpost.accounts.models import User
+from mindpost.core.errors import AppError, Invalid, TooLarge, Unprocessable, UnsupportedFormat
 from mindpost.notes import idempotency
 
 logger = logging.getLogger(__name__)
@@ -39,11 +40,10 @@ class CheckedAudio:
     fingerprint: str
 
 
-def file_too_large(limit: int) -> ApiError:
-    return ApiError(
+def file_too_large(limit: int) -> TooLarge:
+    return TooLarge(
         f"The recording is larger than {limit // (1024 * 1024)} MB.",
         code="file_too_large",
-        status_code=413,
         extra={"max_bytes": limit},
     )
 
@@ -112,43 +112,42 @@ def probe_duration(path: Path) -> float | None:
         return None
 
 
-def max_seconds_for(user: object) -> int:
+def max_seconds_for(user: User) -> int:
     from mindpost.billing import metering
 
     cap = metering.max_recording_seconds(user=user)
     return int(cap) if cap is not None else int(settings.NOTE_MAX_DURATION_SECONDS)
 
 
-def too_long(*, duration: float, limit: int) -> ApiError:
-    return ApiError(
+def too_long(*, duration: float, limit: int) -> Unprocessable:
+    return Unprocessable(
         f"The recording is {duration / 60:.1f} minutes long; your limit is {limit / 60:.0f} minutes.",
         code="recording_too_long",
-        status_code=422,
         extra={"max_seconds": limit, "duration_seconds": round(duration, 1)},
     )
 
 
-_DECODE_ERRORS = {
+_DECODE_ERRORS: dict[str, tuple[type[AppError], str]] = {
     "unsupported_format": (
-        415,
+        UnsupportedFormat,
         "This file is not a recording we can read. Send webm, ogg, m4a, mp4, mp3, wav or flac audio.",
     ),
-    "corrupt_audio": (422, "The recording is damaged or cut off, so it cannot be played."),
-    "empty_audio": (422, "The recording contains no audio."),
+    "corrupt_audio": (Unprocessable, "The recording is damaged or cut off, so it cannot be played."),
+    "empty_audio": (Unprocessable, "The recording contains no audio."),
 }
 
 
-def decode_error(code: str) -> ApiError:
-    status, message = _DECODE_ERRORS.get(code, (422, "The recording cannot be read."))
-    return ApiError(message, code=code if code in _DECODE_ERRORS else "corrupt_audio", status_code=status)
+def decode_error(code: str) -> AppError:
+    kind, message = _DECODE_ERRORS.get(code, (Unprocessable, "The recording cannot be read."))
+    return kind(message, code=code if code in _DECODE_ERRORS else "corrupt_audio")
 
 
 def check_audio(*, path: Path, size: int, fingerprint: str, max_seconds: int) -> CheckedAudio:
-    """Sniff, probe and decode the spooled file; ApiError 4xx for anything we will not accept."""
+    """Sniff, probe and decode the spooled file; an AppError for anything we will not accept."""
     from mindpost.ai import audio as ai_audio
 
     if size == 0:
-        raise ApiError("The recording is empty.", code="empty_audio", status_code=400)
+        raise Invalid("The recording is empty.", code="empty_audio")
     with path.open("rb") as handle:
         head = handle.read(_HEAD_BYTES)
     audio_format = ai_audio.sniff_format(head)
@@ -171,10 +170,9 @@ def check_audio(*, path: Path, size: int, fingerprint: str, max_seconds: int) ->
     if decoded.duration <= 0 or len(decoded.samples) == 0:
         raise decode_error("empty_audio")
     if ai_audio.is_silent(decoded.samples):
-        raise ApiError(
+        raise Unprocessable(
             "The recording is silent: we could not hear anything. Check the microphone and try again.",
             code="silent_audio",
-            status_code=422,
         )
     return CheckedAudio(
         path=path, format=audio_format, duration=float(decoded.duration), size=size, fingerprint=fingerprint

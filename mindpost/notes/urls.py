@@ -12,4 +12,5 @@ urlpatterns = [
     path("brain-dumps/<uuid:pk>/", api.NoteDetailView.as_view(), name="detail"),
     path("brain-dumps/<uuid:pk>/retry/", api.NoteRetryView.as_view(), name="retry"),
     path("brain-dumps/<uuid:pk>/recording/", api.NoteRecordingView.as_view(), name="recording"),
+    path("search/", api.SearchView.as_view(), name="search"),
 ]

@@ -13,14 +13,32 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mindpost.accounts.auth import current_user
-from mindpost.core.errors import ApiError
+from mindpost.accounts.models import User
+from mindpost.core.errors import AppError
 from mindpost.core.pagination import PageNumberPagination
+from mindpost.core.wire import wire_fields
 from mindpost.posts import connections, generation, networks, publishing, selectors, services
 from mindpost.posts import serializers as s
-from mindpost.posts.models import Connection, OAuthClient, Post, PostImage, PostStatus
+from mindpost.posts.models import Connection, OAuthClient, Post, PostStatus
 from mindpost.posts.networks.base import Network
 
 X_SLUG = "x"
+
+
+# Service parameter → wire name, both ways: building PostChanges and naming fields in errors.
+WIRE_NAMES = {"fmt": "format", "note_ids": "brain_dump_ids", "uploads": "media_files"}
+_FROM_WIRE = {wire: name for name, wire in WIRE_NAMES.items()}
+_CHANGE_FIELDS = ("content", "parts", "fmt", "post_type", "note_ids", "status", "scheduled_at")
+
+
+def _changes(values: dict[str, Any], *, publish: bool) -> services.PostChanges:
+    """The validated input as PostChanges; publishing (status posted/published) is not a change."""
+    given = {_FROM_WIRE.get(wire, wire): value for wire, value in values.items()}
+    given = {name: value for name, value in given.items() if name in _CHANGE_FIELDS}
+    if publish:
+        given.pop("status", None)
+        given.pop("scheduled_at", None)
+    return services.PostChanges.of(**given)
 
 
 def _post_body(request: Request, post: Post, **extra: Any) -> dict[str, Any]:
@@ -43,7 +61,7 @@ def _publish(request: Request, post: Post, *, success_status: int) -> Response:
     network = networks.get(post.network)
     try:
         post = publishing.publish_now(user=user, post_id=post.pk)
-    except ApiError as exc:
+    except AppError as exc:
         exc.extra = {**exc.extra, "post": _post_body(request, selectors.post_get(user=user, post_id=post.pk))}
         raise
     post = selectors.post_get(user=user, post_id=post.pk)
@@ -73,17 +91,12 @@ class PostListView(APIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         wants_publish = values["status"] in s.PUBLISH_STATUSES
-        post = services.post_create(
-            user=current_user(request),
-            content=values.get("content", services.UNSET),
-            parts=values.get("parts", services.UNSET),
-            fmt=values.get("format", services.UNSET),
-            post_type=values["post_type"],
-            schedule=values["status"] == PostStatus.SCHEDULED and not wants_publish,
-            scheduled_at=None if wants_publish else values.get("scheduled_at"),
-            note_ids=values.get("brain_dump_ids"),
-            uploads=_uploads(request),
-        )
+        with wire_fields(WIRE_NAMES):
+            post = services.post_create(
+                user=current_user(request),
+                changes=_changes(values, publish=wants_publish),
+                uploads=_uploads(request),
+            )
         if wants_publish:
             response = _publish(request, post, success_status=status.HTTP_201_CREATED)
             response.data["image_processing_notes"] = _image_notes(post)
@@ -103,18 +116,13 @@ class PostDetailView(APIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         wants_publish = values.get("status") in s.PUBLISH_STATUSES
-        post = services.post_update(
-            user=current_user(request),
-            post_id=pk,
-            content=values.get("content", services.UNSET),
-            parts=values.get("parts", services.UNSET),
-            fmt=values.get("format", services.UNSET),
-            post_type=values.get("post_type", services.UNSET),
-            status=services.UNSET if wants_publish else values.get("status", services.UNSET),
-            scheduled_at=services.UNSET if wants_publish else values.get("scheduled_at", services.UNSET),
-            note_ids=values.get("brain_dump_ids", services.UNSET),
-            uploads=_uploads(request),
-        )
+        with wire_fields(WIRE_NAMES):
+            post = services.post_update(
+                user=current_user(request),
+                post_id=pk,
+                changes=_changes(values, publish=wants_publish),
+                uploads=_uploads(request),
+            )
         if wants_publish:
             return _publish(request, post, success_status=status.HTTP_200_OK)
         return Response(_post_body(request, post))
@@ -145,9 +153,7 @@ class PostPublishView(APIView):
 class PostImageView(APIView):
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse(description="The image file")})
     def get(self, request: Request, pk: uuid.UUID, image_id: uuid.UUID) -> FileResponse:
-        image = PostImage.objects.filter(post__user=current_user(request), post_id=pk, pk=image_id).first()
-        if image is None:
-            raise ApiError("Image not found.", code="not_found", status_code=404)
+        image = selectors.post_image_get(user=current_user(request), post_id=pk, image_id=image_id)
         response = FileResponse(image.image.open("rb"), content_type=image.content_type)
         response["Cache-Control"] = "private, max-age=3600"
         return response
@@ -166,14 +172,15 @@ class GenerateView(APIView):
         data = s.GenerateInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        result = generation.generate(
-            user=current_user(request),
-            note_ids=values["brain_dump_uuids"],
-            min_chars=values["min_chars"],
-            max_chars=values["max_chars"],
-            fmt=values["format"],
-            network=networks.for_post_type(values["post_type"]),
-        )
+        with wire_fields({"note_ids": "brain_dump_uuids", "fmt": "format"}):
+            result = generation.generate(
+                user=current_user(request),
+                note_ids=values["brain_dump_uuids"],
+                min_chars=values["min_chars"],
+                max_chars=values["max_chars"],
+                fmt=values["format"],
+                network=networks.for_post_type(values["post_type"]),
+            )
         body = {
             "posts": [
                 {"post_text": v.post_text, "topics": v.topics, "character_count": v.character_count, "parts": v.parts}
@@ -187,7 +194,7 @@ class GenerateView(APIView):
 
 
 # --- connections -------------------------------------------------------------------------------
-def _connection_body(*, user: Any, network: Network, connection: Connection | None) -> dict[str, Any]:
+def _connection_body(*, user: User, network: Network, connection: Connection | None) -> dict[str, Any]:
     return {
         "network": network.slug,
         "display_name": network.display_name,

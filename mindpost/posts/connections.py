@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from mindpost.accounts.models import User
-from mindpost.core.errors import ApiError
+from mindpost.core.errors import Conflict, Unavailable
 from mindpost.posts import networks
 from mindpost.posts.models import Connection, OAuthClient, OAuthState
 from mindpost.posts.networks.base import AuthRevoked, Network, NetworkError, NotConfigured, Profile, TokenSet
@@ -25,11 +25,10 @@ from mindpost.posts.networks.base import AuthRevoked, Network, NetworkError, Not
 logger = logging.getLogger(__name__)
 
 
-def _not_configured(network: Network) -> ApiError:
-    return ApiError(
+def _not_configured(network: Network) -> Unavailable:
+    return Unavailable(
         f"{network.display_name} publishing is not configured on this server.",
         code="network_not_configured",
-        status_code=503,
     )
 
 
@@ -272,11 +271,10 @@ def mark_needs_reauth(*, connection_id: int, reason: str) -> None:
     logger.warning("connection needs reauthorisation", extra={"connection_id": connection_id})
 
 
-def reauth_error(network: Network) -> ApiError:
-    return ApiError(
+def reauth_error(network: Network) -> Conflict:
+    return Conflict(
         f"Your {network.display_name} connection has expired or was revoked. Connect it again.",
         code="reauth_required",
-        status_code=409,
         extra={"network": network.slug},
     )
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from mindpost.accounts.models import User
 from mindpost.posts.models import Connection, Post
 
 
-def export_posts(user: Any) -> dict[str, Any]:
+def export_posts(user: User) -> dict[str, Any]:
     posts = Post.objects.filter(user=user).prefetch_related("images", "notes", "attempts").order_by("created_at")
     return {
         "posts": [

@@ -10,7 +10,7 @@ from typing import IO
 from django.conf import settings
 from PIL import Image, UnidentifiedImageError
 
-from mindpost.core.errors import ApiError
+from mindpost.core.errors import Invalid
 
 # Pillow format name → MIME type; anything else is refused.
 ALLOWED_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
@@ -33,14 +33,13 @@ def check_image(*, upload: IO[bytes], name: str = "image") -> CheckedImage:
     limit = int(settings.X_MAX_IMAGE_BYTES)
     content = upload.read(limit + 1)
     if len(content) > limit:
-        raise ApiError(
+        raise Invalid(
             f"{name}: images can be at most {limit // (1024 * 1024)} MB.",
             code="image_too_large",
-            status_code=400,
-            fields={"media_files": [f"{name} is larger than {limit} bytes."]},
+            fields={"uploads": [f"{name} is larger than {limit} bytes."]},
         )
     if not content:
-        raise ApiError(f"{name} is empty.", code="invalid_image", fields={"media_files": [f"{name} is empty."]})
+        raise Invalid(f"{name} is empty.", code="invalid_image", fields={"uploads": [f"{name} is empty."]})
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -61,16 +60,16 @@ def check_image(*, upload: IO[bytes], name: str = "image") -> CheckedImage:
         ValueError,
         SyntaxError,
     ) as exc:
-        raise ApiError(
+        raise Invalid(
             f"{name} is not a readable image.",
             code="invalid_image",
-            fields={"media_files": [f"{name} is not a PNG, JPEG, GIF or WEBP image."]},
+            fields={"uploads": [f"{name} is not a PNG, JPEG, GIF or WEBP image."]},
         ) from exc
     if image_format not in ALLOWED_FORMATS:
-        raise ApiError(
+        raise Invalid(
             f"{name}: {image_format or 'this'} images are not supported.",
             code="unsupported_image_type",
-            fields={"media_files": ["Use PNG, JPEG, GIF or WEBP."]},
+            fields={"uploads": ["Use PNG, JPEG, GIF or WEBP."]},
         )
     return CheckedImage(
         content=content,

@@ -6,47 +6,12 @@ The counting is done by `twitter-text-parser` (a port of X's own twitter-text co
 
 from __future__ import annotations
 
-import importlib.resources
 import re
-import sys
-import types
-from typing import Any
 
-
-def _load_parse_tweet() -> Any:
-    """Import twitter_text without needing setuptools at run time.
-
-    twitter-text-parser 3.0.0 reads its bundled emoji list through `pkg_resources`, which
-    setuptools no longer ships (82+). The only call it makes is `resource_string`, so a
-    stand-in built on importlib.resources is offered for the duration of the import and
-    removed again, so that nothing else can mistake it for the real package.
-    """
-    try:
-        from twitter_text import parse_tweet
-
-        return parse_tweet
-    except ModuleNotFoundError as exc:
-        if exc.name != "pkg_resources":
-            raise
-    shim = types.ModuleType("pkg_resources")
-
-    def resource_string(package: str, name: str) -> bytes:
-        return importlib.resources.files(package).joinpath(name).read_bytes()
-
-    shim.resource_string = resource_string  # type: ignore[attr-defined]
-    sys.modules["pkg_resources"] = shim
-    try:
-        for module in [m for m in sys.modules if m == "twitter_text" or m.startswith("twitter_text.")]:
-            del sys.modules[module]  # a half-imported package from the failed attempt above
-        from twitter_text import parse_tweet
-
-        return parse_tweet
-    finally:
-        if sys.modules.get("pkg_resources") is shim:
-            del sys.modules["pkg_resources"]
-
-
-_parse_tweet = _load_parse_tweet()
+# twitter-text-parser 3.0.0 reads its bundled emoji list through setuptools' pkg_resources,
+# which setuptools 82 removed: requirements/base.txt pins a setuptools that still ships it.
+from twitter_text import parse_tweet as _parse_tweet
+from twitter_text.extract_urls import extract_urls_with_indices
 
 # Sentence ends: . ! ? … (then closing quotes/brackets, then space), or the CJK full stop and
 # full-width ! ? (no space needed after them).
@@ -183,18 +148,9 @@ def split_thread(text: str | list[str], limit: int) -> list[str]:
     return number_parts(parts)
 
 
-def _load_extract_urls() -> Any:
-    from twitter_text.extract_urls import extract_urls_with_indices
-
-    return extract_urls_with_indices
-
-
-_extract_urls = _load_extract_urls()
-
-
 def strip_urls(text: str) -> str:
     """`text` without the links X would shorten (it rewrites them to t.co, so they can't be compared)."""
-    entities = sorted(_extract_urls(text), key=lambda entity: entity["indices"][0], reverse=True)
+    entities = sorted(extract_urls_with_indices(text), key=lambda entity: entity["indices"][0], reverse=True)
     for entity in entities:
         start, end = entity["indices"]
         text = text[:start] + " " + text[end:]

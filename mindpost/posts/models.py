@@ -7,7 +7,6 @@ them, so adding a network module needs no migration.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -15,6 +14,7 @@ from django.utils import timezone
 
 from mindpost.core import userdata
 from mindpost.core.fields import EncryptedJSONField, EncryptedTextField
+from mindpost.posts.networks.base import Profile
 
 
 class PostStatus(models.TextChoices):
@@ -183,9 +183,7 @@ class Connection(models.Model):
     def access_valid(self) -> bool:
         return not self.needs_reauth and (self.access_expires_at is None or self.access_expires_at > timezone.now())
 
-    def profile(self) -> Any:
-        from mindpost.posts.networks.base import Profile
-
+    def profile(self) -> Profile:
         return Profile(
             external_user_id=self.external_user_id,
             username=self.username,

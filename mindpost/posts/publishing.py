@@ -16,16 +16,16 @@ import contextlib
 import logging
 import uuid
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from mindpost.accounts.models import User
 from mindpost.billing import metering
-from mindpost.core.errors import ApiError
-from mindpost.posts import connections, length, networks, selectors
+from mindpost.core.errors import AppError, Conflict, Invalid, NotFound, Unavailable, Unprocessable, UpstreamFailed
+from mindpost.posts import connections, length, networks, selectors, tasks
 from mindpost.posts.models import AttemptOutcome, Connection, Post, PostFormat, PostStatus, PublishAttempt
 from mindpost.posts.networks.base import (
     AuthRevoked,
@@ -45,9 +45,9 @@ logger = logging.getLogger(__name__)
 
 # --- checks ----------------------------------------------------------------------------
 def check_publishable(*, post: Post, network: Network, connection: Connection | None) -> None:
-    """Raise the ApiError that explains why this post can't be published right now."""
+    """Raise the AppError that explains why this post can't be published right now."""
     if connection is None:
-        raise ApiError(
+        raise Invalid(
             f"Connect your {network.display_name} account before publishing.",
             code="not_connected",
             extra={"network": network.slug},
@@ -60,13 +60,13 @@ def check_publishable(*, post: Post, network: Network, connection: Connection | 
 def check_content(*, post: Post, network: Network, connection: Connection | None) -> None:
     texts = post.texts
     if not any(text.strip() for text in texts):
-        raise ApiError("The post is empty.", code="content_required", fields={"content": ["Write something first."]})
+        raise Invalid("The post is empty.", code="content_required", fields={"content": ["Write something first."]})
     if post.format == PostFormat.THREAD and not network.supports_threads:
-        raise ApiError(f"{network.display_name} posts cannot be threads.", code="thread_not_supported")
+        raise Invalid(f"{network.display_name} posts cannot be threads.", code="thread_not_supported")
     limit = selectors.char_limit(user=post.user, network=network, connection=connection)
     counts = [length.weighted_length(text) for text in texts]
     if max(counts) > limit:
-        raise ApiError(
+        raise Invalid(
             f"The post is {max(counts)} characters long; the limit is {limit}.",
             code="post_too_long",
             fields={"content": [f"At most {limit} characters (links count 23, emoji 2)."]},
@@ -74,12 +74,12 @@ def check_content(*, post: Post, network: Network, connection: Connection | None
         )
     images = list(post.images.all())
     if len(images) > network.max_images:
-        raise ApiError(
+        raise Invalid(
             f"{network.display_name} takes at most {network.max_images} image(s) per post.",
             code="too_many_images",
         )
     if any(image.content_type not in network.image_types for image in images):
-        raise ApiError(f"{network.display_name} does not accept one of these images.", code="unsupported_image_type")
+        raise Invalid(f"{network.display_name} does not accept one of these images.", code="unsupported_image_type")
 
 
 # --- claim -----------------------------------------------------------------------------
@@ -87,15 +87,15 @@ def _lease() -> datetime:
     return timezone.now() + timedelta(seconds=settings.POSTS_PUBLISH_LEASE_SECONDS)
 
 
-def _claim_for_user(*, user: Any, post_id: uuid.UUID | str) -> tuple[Post, Network, int]:
+def _claim_for_user(*, user: User, post_id: uuid.UUID | str) -> tuple[Post, Network, int]:
     with transaction.atomic():
         post = Post.objects.select_for_update().select_related("user").filter(user=user, pk=post_id).first()
         if post is None:
-            raise ApiError("Post not found.", code="not_found", status_code=404)
+            raise NotFound("Post not found.")
         if post.status == PostStatus.PUBLISHED:
-            raise ApiError("This post is already published.", code="already_published", status_code=409)
+            raise Conflict("This post is already published.", code="already_published")
         if post.status == PostStatus.PUBLISHING and post.lease_until and post.lease_until > timezone.now():
-            raise ApiError("This post is being published right now.", code="publish_in_progress", status_code=409)
+            raise Conflict("This post is being published right now.", code="publish_in_progress")
         network = networks.get(post.network)
         connection = selectors.connection_get(user=post.user, network=network)
         check_publishable(post=post, network=network, connection=connection)
@@ -118,7 +118,7 @@ def _claim_for_job(*, post_id: str, token: str) -> tuple[Post, Network, int] | N
         try:
             check_publishable(post=post, network=network, connection=connection)
             _take_unit(post)
-        except ApiError as exc:
+        except AppError as exc:
             _set_failed(post, code=exc.code, detail=str(exc.detail))
             return None
         assert connection is not None
@@ -166,8 +166,6 @@ def _fail(post: Post, *, code: str, detail: str) -> None:
 
 def _retry_later(post: Post, *, at: datetime, code: str, detail: str) -> bool:
     """Queue another try at `at`; False when the retries are used up."""
-    from mindpost.posts import tasks
-
     with transaction.atomic():
         locked = Post.objects.select_for_update().select_related("user").get(pk=post.pk)
         if locked.retry_count >= settings.POSTS_MAX_PUBLISH_RETRIES:
@@ -183,7 +181,7 @@ def _retry_later(post: Post, *, at: datetime, code: str, detail: str) -> bool:
         locked.failure_code = code[:64]
         locked.failure_detail = detail[:500]
         locked.save()
-        transaction.on_commit(lambda: tasks.defer_publish(post_id=locked.pk, token=token, at=at))
+        tasks.defer_publish_post(post_id=locked.pk, token=token, at=at)
     post.refresh_from_db()
     logger.info("publish retry queued", extra={"post_id": str(post.pk), "code": code, "at": at.isoformat()})
     return True
@@ -287,10 +285,10 @@ def _send_all(*, post: Post, network: Network, connection_id: int, user_confirme
 
 
 def _run(*, post: Post, network: Network, connection_id: int, user_confirmed: bool) -> None:
-    """Send what is left; every failure ends in failed, a queued retry or a raised ApiError."""
+    """Send what is left; every failure ends in failed, a queued retry or a raised AppError."""
     try:
         _send_all(post=post, network=network, connection_id=connection_id, user_confirmed=user_confirmed)
-    except ApiError as exc:  # reauth_required or not configured, from the token refresh
+    except AppError as exc:  # reauth_required or not configured, from the token refresh
         _fail(post, code=exc.code, detail=str(exc.detail))
         raise
     except AuthRevoked as exc:
@@ -304,17 +302,17 @@ def _run(*, post: Post, network: Network, connection_id: int, user_confirmed: bo
         if network.can_reconcile and _retry_later(post, at=_backoff(post), code=exc.code, detail=exc.detail):
             return
         _fail(post, code=exc.code, detail=exc.detail)
-        raise ApiError(exc.detail, code=exc.code, status_code=502) from exc
+        raise UpstreamFailed(exc.detail, code=exc.code) from exc
     except NotConfigured as exc:
         _fail(post, code=exc.code, detail=exc.detail)
-        raise ApiError(exc.detail, code=exc.code, status_code=503) from exc
+        raise Unavailable(exc.detail, code=exc.code) from exc
     except Rejected as exc:
         _fail(post, code=exc.code, detail=exc.detail)
-        raise ApiError(exc.detail, code=exc.code, status_code=422) from exc
+        raise Unprocessable(exc.detail, code=exc.code) from exc
     except NetworkError as exc:  # transient: nothing was created
         if _retry_later(post, at=_backoff(post), code=exc.code, detail=exc.detail):
             return
-        raise ApiError(exc.detail, code=exc.code, status_code=502) from exc
+        raise UpstreamFailed(exc.detail, code=exc.code) from exc
 
     with transaction.atomic():
         locked = Post.objects.select_for_update().get(pk=post.pk)
@@ -330,9 +328,9 @@ def _run(*, post: Post, network: Network, connection_id: int, user_confirmed: bo
     logger.info("post published", extra={"post_id": str(post.pk), "network": network.slug, "parts": len(post.texts)})
 
 
-def publish_now(*, user: Any, post_id: uuid.UUID | str) -> Post:
+def publish_now(*, user: User, post_id: uuid.UUID | str) -> Post:
     """Publish the user's post now. Returns it published, or `publishing` with a retry
-    queued (rate limit, network hiccup); raises ApiError when it can't or didn't go out."""
+    queued (rate limit, network hiccup); raises AppError when it can't or didn't go out."""
     post, network, connection_id = _claim_for_user(user=user, post_id=post_id)
     _run(post=post, network=network, connection_id=connection_id, user_confirmed=True)
     return post
@@ -345,14 +343,12 @@ def run_job(*, post_id: str, token: str) -> None:
         return
     post, network, connection_id = claimed
     # A failure is already recorded on the post (failed, with its code); the user sees it there.
-    with contextlib.suppress(ApiError):
+    with contextlib.suppress(AppError):
         _run(post=post, network=network, connection_id=connection_id, user_confirmed=False)
 
 
 def recover_stalled() -> int:
     """Queue a try for posts whose publisher died (lease expired) or whose job got lost."""
-    from mindpost.posts import tasks
-
     now = timezone.now()
     grace = now - timedelta(minutes=5)
     stale = Post.objects.filter(status=PostStatus.PUBLISHING, lease_until__lt=now)
@@ -374,7 +370,7 @@ def recover_stalled() -> int:
             if post.status == PostStatus.PUBLISHING:
                 post.next_retry_at = now
             post.save(update_fields=["job_token", "lease_until", "next_retry_at", "modified_at"])
-            transaction.on_commit(partial(tasks.defer_publish, post_id=post.pk, token=token, at=None))
+            tasks.defer_publish_post(post_id=post.pk, token=token, at=None)
             count += 1
     if count:
         logger.warning("recovering stalled publishes", extra={"posts": count})

@@ -8,7 +8,7 @@ from django.db.models import Prefetch, QuerySet
 
 from mindpost.accounts.models import User
 from mindpost.billing import metering
-from mindpost.core.errors import ApiError
+from mindpost.core.errors import NotFound
 from mindpost.posts.models import Connection, Post, PostImage
 from mindpost.posts.networks.base import Network
 
@@ -27,7 +27,7 @@ def post_get(*, user: User, post_id: uuid.UUID | str) -> Post:
     try:
         return post_list(user=user).get(pk=post_id)
     except (Post.DoesNotExist, ValueError, TypeError) as exc:
-        raise ApiError("Post not found.", code="not_found", status_code=404) from exc
+        raise NotFound("Post not found.") from exc
 
 
 def connection_get(*, user: User, network: Network) -> Connection | None:
@@ -48,3 +48,11 @@ def char_limit(*, user: User, network: Network, connection: Connection | None = 
     account_limit = connection.char_limit if connection is not None else network.default_char_limit
     plan_limit = metering.max_post_chars(user=user)
     return min(account_limit, plan_limit) if plan_limit is not None else account_limit
+
+
+def post_image_get(*, user: User, post_id: uuid.UUID | str, image_id: uuid.UUID | str) -> PostImage:
+    """An image of the user's post; anyone else's is as unknown as a missing one (404)."""
+    image = PostImage.objects.filter(post__user=user, post_id=post_id, pk=image_id).first()
+    if image is None:
+        raise NotFound("Image not found.")
+    return image

@@ -14,7 +14,7 @@ from rest_framework import serializers
 from rest_framework.fields import empty
 from rest_framework.utils import html
 
-from mindpost.core.errors import ApiError
+from mindpost.core.errors import AppError
 from mindpost.core.parsers import MALFORMED, loads_request_json
 from mindpost.posts import length, networks
 from mindpost.posts.models import Post, PostFormat, PostImage
@@ -60,7 +60,7 @@ class UUIDListField(serializers.ListField):
         if raw.startswith("["):
             try:
                 return loads_request_json(raw)
-            except ApiError as exc:
+            except AppError as exc:
                 if exc.code != MALFORMED:
                     raise  # invalid_text: refused, not taken as plain text
                 return [raw]
@@ -78,7 +78,7 @@ class StringListField(serializers.ListField):
             if len(values) == 1 and values[0].strip().startswith("["):
                 try:
                     return loads_request_json(values[0])
-                except ApiError as exc:
+                except AppError as exc:
                     if exc.code != MALFORMED:
                         raise
                     return values
@@ -99,10 +99,6 @@ class PostCreateInput(serializers.Serializer):
 class PostUpdateInput(PostCreateInput):
     post_type = serializers.CharField(required=False, max_length=32)
     status = serializers.ChoiceField(choices=INPUT_STATUSES, required=False)
-
-
-class PublishInput(serializers.Serializer):
-    pass
 
 
 class GenerateInput(serializers.Serializer):

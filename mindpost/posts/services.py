@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import IO, Any
+from typing import IO, Any, TypedDict, Unpack
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -14,8 +17,9 @@ from django.utils import timezone
 
 from mindpost.accounts.models import User
 from mindpost.billing import metering
-from mindpost.core.errors import ApiError
-from mindpost.posts import length, networks, publishing, selectors
+from mindpost.core.errors import Conflict, Invalid, NotFound
+from mindpost.notes.models import Note
+from mindpost.posts import length, networks, publishing, selectors, tasks
 from mindpost.posts.images import CheckedImage, check_image
 from mindpost.posts.models import Post, PostFormat, PostImage, PostStatus
 from mindpost.posts.networks.base import Network
@@ -27,49 +31,92 @@ MAX_THREAD_PARTS = 25
 MAX_SCHEDULE_AHEAD = timedelta(days=365)
 
 
-class _Unset:
-    def __repr__(self) -> str:
-        return "UNSET"
+class _ChangeValues(TypedDict, total=False):
+    content: str
+    parts: Sequence[str]
+    fmt: str
+    post_type: str
+    note_ids: Sequence[uuid.UUID]
+    status: str
+    scheduled_at: datetime | None
 
 
-UNSET: Any = _Unset()
+@dataclass(frozen=True, kw_only=True)
+class PostChanges:
+    """What a create or an edit sets, typed. Only the names in `fields_set` were given: the
+    others keep the post's value, so "not given" never has to be told apart from None or [].
+    Build it with `PostChanges.of(content=..., ...)`.
+
+    `status` is "draft" (cancels a schedule) or "scheduled" (with `scheduled_at`, or the time
+    already set); publishing is publishing.publish_now.
+    """
+
+    content: str = ""
+    parts: tuple[str, ...] = ()
+    fmt: str | None = None
+    post_type: str | None = None
+    note_ids: tuple[uuid.UUID, ...] = ()
+    status: str | None = None
+    scheduled_at: datetime | None = None
+    fields_set: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, **values: Unpack[_ChangeValues]) -> PostChanges:
+        given: dict[str, Any] = dict(values)
+        for name in ("parts", "note_ids"):
+            if name in given:
+                given[name] = tuple(given[name])
+        return cls(**given, fields_set=frozenset(given))
+
+    def has(self, name: str) -> bool:
+        return name in self.fields_set
+
+    @property
+    def changes_content(self) -> bool:
+        return bool(self.fields_set & {"content", "parts", "fmt"})
+
+    @property
+    def unschedules(self) -> bool:
+        """An edit back to draft: status "draft", or scheduled_at cleared."""
+        return self.status == PostStatus.DRAFT or (self.has("scheduled_at") and self.scheduled_at is None)
+
+    @property
+    def schedules(self) -> bool:
+        """An edit that (re)schedules: status "scheduled", or a new scheduled_at."""
+        return self.status == PostStatus.SCHEDULED or self.scheduled_at is not None
 
 
 # --- pieces ---------------------------------------------------------------------------------
-def _owned_notes(*, user: User, note_ids: list[uuid.UUID]) -> list[Any]:
-    from mindpost.notes.models import Note
-
+def _owned_notes(*, user: User, note_ids: Sequence[uuid.UUID]) -> list[Note]:
     unique = list(dict.fromkeys(note_ids))
     notes = list(Note.objects.filter(user=user, pk__in=unique))
     found = {note.pk for note in notes}
     missing = [str(note_id) for note_id in unique if note_id not in found]
     if missing:
-        raise ApiError(
+        raise Invalid(
             "Some brain dumps were not found.",
             code="notes_not_found",
-            fields={"brain_dump_ids": [f"Unknown note: {note_id}" for note_id in missing]},
+            fields={"note_ids": [f"Unknown note: {note_id}" for note_id in missing]},
         )
     return notes
 
 
 def check_images(*, uploads: list[IO[bytes]], existing: int, network: Network) -> list[CheckedImage]:
     """Validate new uploads by content before anything is written."""
-    from django.conf import settings
-
     allowed = min(settings.POSTS_MAX_IMAGES, network.max_images)
     if existing + len(uploads) > allowed:
-        raise ApiError(
+        raise Invalid(
             f"A {network.display_name} post can have at most {allowed} image(s).",
             code="too_many_images",
-            fields={"media_files": [f"At most {allowed} image(s) per post."]},
+            fields={"uploads": [f"At most {allowed} image(s) per post."]},
         )
     checked = [check_image(upload=upload, name=getattr(upload, "name", None) or "image") for upload in uploads]
     for image in checked:
         if image.content_type not in network.image_types:
-            raise ApiError(
+            raise Invalid(
                 f"{network.display_name} does not accept {image.image_format} images.",
                 code="unsupported_image_type",
-                fields={"media_files": [f"{image.name}: {image.image_format} is not accepted here."]},
+                fields={"uploads": [f"{image.name}: {image.image_format} is not accepted here."]},
             )
     return checked
 
@@ -94,107 +141,127 @@ def _cleanup_files(names: list[str]) -> None:
         default_storage.delete(name)
 
 
-def _apply_content(
-    *, post: Post, user: User, network: Network, content: Any, parts: Any, fmt: Any, creating: bool
-) -> None:
-    if fmt is not UNSET:
-        post.format = fmt
+def _apply_content(*, post: Post, user: User, network: Network, changes: PostChanges, creating: bool) -> None:
+    if changes.fmt is not None:
+        post.format = changes.fmt
     if post.format == PostFormat.THREAD and not network.supports_threads:
-        raise ApiError(f"{network.display_name} posts cannot be threads.", code="thread_not_supported")
-    if parts is not UNSET and parts is not None:
-        cleaned = [str(part).strip() for part in parts if str(part).strip()]
+        raise Invalid(f"{network.display_name} posts cannot be threads.", code="thread_not_supported")
+    if changes.parts:
+        cleaned = [part.strip() for part in changes.parts if part.strip()]
         if len(cleaned) > MAX_THREAD_PARTS:
-            raise ApiError(
+            raise Invalid(
                 f"A thread can have at most {MAX_THREAD_PARTS} posts.",
                 code="thread_too_long",
                 fields={"parts": [f"At most {MAX_THREAD_PARTS}."]},
             )
         if cleaned:
-            post.format = PostFormat.THREAD if fmt is UNSET else post.format
+            if changes.fmt is None:
+                post.format = PostFormat.THREAD
             post.parts = cleaned
             post.content = "\n\n".join(cleaned)
-    if content is not UNSET and (parts is UNSET or not parts):
-        post.content = str(content or "").strip()
+    if changes.has("content") and not changes.parts:
+        post.content = changes.content.strip()
         if post.format == PostFormat.THREAD:
-            limit = selectors.char_limit(user=user, network=network)
-            post.parts = length.split_thread(post.content, limit)
+            post.parts = length.split_thread(post.content, selectors.char_limit(user=user, network=network))
     if post.format == PostFormat.SINGLE:
         post.parts = []
-    elif fmt is not UNSET and not post.parts:
+    elif changes.fmt is not None and not post.parts:
         post.parts = length.split_thread(post.content, selectors.char_limit(user=user, network=network))
-    if creating or content is not UNSET or parts is not UNSET:
+    if creating or changes.has("content") or changes.has("parts"):
         if not post.content.strip():
-            raise ApiError("Content is required", code="content_required", fields={"content": ["Write something."]})
+            raise Invalid("Content is required", code="content_required", fields={"content": ["Write something."]})
         if len(post.content) > MAX_CONTENT_CHARS:
-            raise ApiError(
+            raise Invalid(
                 "The post is far too long.",
                 code="content_too_long",
                 fields={"content": [f"At most {MAX_CONTENT_CHARS} characters."]},
             )
         if len(post.parts) > MAX_THREAD_PARTS:
-            raise ApiError(f"A thread can have at most {MAX_THREAD_PARTS} posts.", code="thread_too_long")
+            raise Invalid(f"A thread can have at most {MAX_THREAD_PARTS} posts.", code="thread_too_long")
 
 
-def _schedule(*, post: Post, when: datetime | None, network: Network) -> None:
-    from mindpost.posts import tasks
+def _locked_editable(*, user: User, post_id: uuid.UUID | str) -> Post:
+    """The user's post, row-locked, in a state that may still change (call inside a transaction)."""
+    post = Post.objects.select_for_update().select_related("user").filter(user=user, pk=post_id).first()
+    if post is None:
+        raise NotFound("Post not found.")
+    if post.status == PostStatus.PUBLISHED:
+        raise Conflict("A published post can't be changed.", code="post_read_only")
+    if post.status == PostStatus.PUBLISHING:
+        raise Conflict("This post is being published right now.", code="publish_in_progress")
+    return post
 
-    if when is None:
-        raise ApiError(
+
+def _check_schedule_time(at: datetime | None) -> datetime:
+    if at is None:
+        raise Invalid(
             "Pick a time to publish.",
             code="scheduled_at_required",
             fields={"scheduled_at": ["This field is required."]},
         )
     now = timezone.now()
-    if when <= now:
-        raise ApiError(
+    if at <= now:
+        raise Invalid(
             "The scheduled time must be in the future.",
             code="scheduled_at_in_past",
             fields={"scheduled_at": ["Must be in the future."]},
         )
-    if when > now + MAX_SCHEDULE_AHEAD:
-        raise ApiError(
+    if at > now + MAX_SCHEDULE_AHEAD:
+        raise Invalid(
             "Posts can be scheduled at most a year ahead.",
             code="scheduled_at_too_far",
             fields={"scheduled_at": ["At most 365 days ahead."]},
         )
-    # Fail now rather than at publish time: the connection and length must already work.
-    publishing.check_publishable(
-        post=post, network=network, connection=selectors.connection_get(user=post.user, network=network)
-    )
-    token = uuid.uuid4()
-    post.status = PostStatus.SCHEDULED
-    post.scheduled_at = when
-    post.job_token = token
-    post.retry_count = 0
-    post.failure_code = ""
-    post.failure_detail = ""
-    post_id = post.pk
-    transaction.on_commit(lambda: tasks.defer_publish(post_id=post_id, token=token, at=when))
+    return at
 
 
-def _unschedule(post: Post) -> None:
-    post.status = PostStatus.DRAFT
-    post.scheduled_at = None
-    post.job_token = None  # the queued job finds a different token and does nothing
+# --- schedule / unschedule -------------------------------------------------------------------
+def post_schedule(*, user: User, post: Post, at: datetime | None) -> Post:
+    """Schedule the post (draft, failed or already scheduled) to publish at `at`.
+
+    Checked now rather than at publish time: the connection and the length must already work.
+    The publish job is queued once the transaction commits; a job queued for an earlier time
+    finds a different token and does nothing.
+    """
+    with transaction.atomic():
+        locked = _locked_editable(user=user, post_id=post.pk)
+        when = _check_schedule_time(at)
+        network = networks.get(locked.network)
+        publishing.check_publishable(
+            post=locked, network=network, connection=selectors.connection_get(user=user, network=network)
+        )
+        token = uuid.uuid4()
+        locked.status = PostStatus.SCHEDULED
+        locked.scheduled_at = when
+        locked.job_token = token
+        locked.retry_count = 0
+        locked.failure_code = ""
+        locked.failure_detail = ""
+        locked.save()
+        tasks.defer_publish_post(post_id=locked.pk, token=token, at=when)
+    return locked
+
+
+def post_unschedule(*, user: User, post: Post) -> Post:
+    """Back to draft: the queued job finds no token and does nothing; an old failure is cleared."""
+    with transaction.atomic():
+        locked = _locked_editable(user=user, post_id=post.pk)
+        locked.status = PostStatus.DRAFT
+        locked.scheduled_at = None
+        locked.job_token = None
+        locked.failure_code = ""
+        locked.failure_detail = ""
+        locked.save()
+    return locked
 
 
 # --- create / update / delete -------------------------------------------------------------
-def post_create(
-    *,
-    user: User,
-    content: Any = UNSET,
-    parts: Any = UNSET,
-    fmt: Any = UNSET,
-    post_type: str = "twitter",
-    schedule: bool = False,
-    scheduled_at: datetime | None = None,
-    note_ids: list[uuid.UUID] | None = None,
-    uploads: list[IO[bytes]] | None = None,
-) -> Post:
-    network = networks.for_post_type(post_type)
+def post_create(*, user: User, changes: PostChanges, uploads: list[IO[bytes]] | None = None) -> Post:
+    """A new post: a draft, or scheduled when `changes` has status "scheduled" or a scheduled_at."""
+    network = networks.for_post_type(changes.post_type or "twitter")
     post = Post(user=user, network=network.slug)
-    _apply_content(post=post, user=user, network=network, content=content, parts=parts, fmt=fmt, creating=True)
-    notes = _owned_notes(user=user, note_ids=note_ids or [])
+    _apply_content(post=post, user=user, network=network, changes=changes, creating=True)
+    notes = _owned_notes(user=user, note_ids=changes.note_ids)
     images = check_images(uploads=uploads or [], existing=0, network=network)
     saved: list[str] = []
     try:
@@ -203,68 +270,50 @@ def post_create(
             if notes:
                 post.notes.set(notes)
             _store_images(post=post, images=images, saved=saved)
-            if schedule or scheduled_at is not None:
-                _schedule(post=post, when=scheduled_at, network=network)
-                post.save()
+            if changes.status == PostStatus.SCHEDULED or changes.scheduled_at is not None:
+                post_schedule(user=user, post=post, at=changes.scheduled_at)
     except BaseException:
         _cleanup_files(saved)
         raise
-    logger.info("post created", extra={"post_id": str(post.pk), "status": post.status})
-    return selectors.post_get(user=user, post_id=post.pk)
+    created = selectors.post_get(user=user, post_id=post.pk)
+    logger.info("post created", extra={"post_id": str(created.pk), "status": created.status})
+    return created
 
 
 def post_update(
-    *,
-    user: User,
-    post_id: uuid.UUID | str,
-    content: Any = UNSET,
-    parts: Any = UNSET,
-    fmt: Any = UNSET,
-    post_type: Any = UNSET,
-    status: Any = UNSET,
-    scheduled_at: Any = UNSET,
-    note_ids: Any = UNSET,
-    uploads: list[IO[bytes]] | None = None,
+    *, user: User, post_id: uuid.UUID | str, changes: PostChanges, uploads: list[IO[bytes]] | None = None
 ) -> Post:
-    """Edit a draft, scheduled or failed post. `status`: "draft" cancels a schedule,
-    "scheduled" (with scheduled_at) schedules; publishing is publishing.publish_now."""
+    """Edit a draft, scheduled or failed post, and schedule or unschedule it (`changes.status`,
+    `changes.scheduled_at`) in the same transaction."""
     saved: list[str] = []
     try:
         with transaction.atomic():
-            post = Post.objects.select_for_update().select_related("user").filter(user=user, pk=post_id).first()
-            if post is None:
-                raise ApiError("Post not found.", code="not_found", status_code=404)
-            if post.status == PostStatus.PUBLISHED:
-                raise ApiError("A published post can't be changed.", code="post_read_only", status_code=409)
-            if post.status == PostStatus.PUBLISHING:
-                raise ApiError("This post is being published right now.", code="publish_in_progress", status_code=409)
+            post = _locked_editable(user=user, post_id=post_id)
             network = networks.get(post.network)
-            if post_type is not UNSET:
-                network = networks.for_post_type(post_type)
+            if changes.post_type is not None:
+                network = networks.for_post_type(changes.post_type)
                 post.network = network.slug
-            changed_content = content is not UNSET or parts is not UNSET or fmt is not UNSET
-            _apply_content(post=post, user=user, network=network, content=content, parts=parts, fmt=fmt, creating=False)
-            if note_ids is not UNSET:
-                post.notes.set(_owned_notes(user=user, note_ids=note_ids or []))
+            _apply_content(post=post, user=user, network=network, changes=changes, creating=False)
+            if changes.has("note_ids"):
+                post.notes.set(_owned_notes(user=user, note_ids=changes.note_ids))
             images = check_images(uploads=uploads or [], existing=post.images.count(), network=network)
             _store_images(post=post, images=images, saved=saved)
-
-            if status == PostStatus.DRAFT or (scheduled_at is not UNSET and scheduled_at is None):
-                _unschedule(post)
-            elif status == PostStatus.SCHEDULED or (scheduled_at is not UNSET and scheduled_at is not None):
-                when = scheduled_at if scheduled_at is not UNSET else post.scheduled_at
-                _schedule(post=post, when=when, network=network)
-            elif post.status == PostStatus.SCHEDULED:
+            if post.status == PostStatus.SCHEDULED and not (changes.unschedules or changes.schedules):
                 # Same time, same queued job: it reads the latest content when it runs.
                 publishing.check_content(
                     post=post, network=network, connection=selectors.connection_get(user=user, network=network)
                 )
-            elif post.status == PostStatus.FAILED and (changed_content or images):
+            elif post.status == PostStatus.FAILED and (changes.changes_content or images):
                 post.status = PostStatus.DRAFT
             if post.status == PostStatus.DRAFT:
                 post.failure_code = ""
                 post.failure_detail = ""
             post.save()
+            if changes.unschedules:
+                post_unschedule(user=user, post=post)
+            elif changes.schedules:
+                at = changes.scheduled_at if changes.has("scheduled_at") else post.scheduled_at
+                post_schedule(user=user, post=post, at=at)
     except BaseException:
         _cleanup_files(saved)
         raise
@@ -276,9 +325,9 @@ def post_delete(*, user: User, post_id: uuid.UUID | str) -> None:
     with transaction.atomic():
         post = Post.objects.select_for_update().filter(user=user, pk=post_id).first()
         if post is None:
-            raise ApiError("Post not found.", code="not_found", status_code=404)
+            raise NotFound("Post not found.")
         if post.status == PostStatus.PUBLISHING and post.lease_until and post.lease_until > timezone.now():
-            raise ApiError("This post is being published right now.", code="publish_in_progress", status_code=409)
+            raise Conflict("This post is being published right now.", code="publish_in_progress")
         if post.holds_publish_unit and not post.external_ids:
             # A pending retry dies with the post: nothing went out, so the unit goes back.
             metering.release(user=user, metric=metering.Metric.PUBLISHES)
@@ -290,9 +339,9 @@ def post_image_delete(*, user: User, post_id: uuid.UUID | str, image_id: uuid.UU
         post = Post.objects.select_for_update().filter(user=user, pk=post_id).first()
         image = PostImage.objects.filter(post=post, pk=image_id).first() if post else None
         if post is None or image is None:
-            raise ApiError("Image not found.", code="not_found", status_code=404)
+            raise NotFound("Image not found.")
         if not post.is_editable:
-            raise ApiError("A published post can't be changed.", code="post_read_only", status_code=409)
+            raise Conflict("A published post can't be changed.", code="post_read_only")
         image.delete()
 
 

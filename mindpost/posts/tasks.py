@@ -1,26 +1,35 @@
-"""Jobs: scheduled publishes, retries after rate limits and failures, and crash recovery."""
+"""Jobs: scheduled publishes, retries after rate limits and failures, and crash recovery.
+
+Publishing retries are scheduled by publishing.py itself (its own backoff and retry count,
+recorded on the post), so these jobs have no procrastinate retry policy.
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from mindpost.core.jobs import app
+from mindpost.core.jobs import app, job, on_commit
 from mindpost.posts import publishing
 
 
-@app.task(name="posts.publish", queue="posts")
+@job(name="posts.publish", queue="posts")
 def publish_post(*, post_id: str, token: str) -> None:
     publishing.run_job(post_id=post_id, token=token)
 
 
 @app.periodic(cron="*/2 * * * *", periodic_id="posts-recover")
-@app.task(name="posts.recover_stalled", queue="posts", queueing_lock="posts.recover_stalled")
+@job(name="posts.recover_stalled", queue="posts", queueing_lock="posts.recover_stalled")
 def recover_stalled(timestamp: int) -> None:
     publishing.recover_stalled()
 
 
-def defer_publish(*, post_id: uuid.UUID, token: uuid.UUID, at: datetime | None) -> None:
-    """Queue `publish_post` (at `at`, or now); the token makes older jobs for the post no-ops."""
-    task = publish_post.configure(schedule_at=at) if at is not None else publish_post
-    task.defer(post_id=str(post_id), token=str(token))
+def defer_publish_post(*, post_id: uuid.UUID, token: uuid.UUID, at: datetime | None) -> None:
+    """Queue `publish_post` (at `at`, or now) once the transaction commits; the token makes
+    older jobs for the post no-ops."""
+
+    def enqueue() -> None:
+        task = publish_post.configure(schedule_at=at) if at is not None else publish_post
+        task.defer(post_id=str(post_id), token=str(token))
+
+    on_commit(enqueue)

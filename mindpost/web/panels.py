@@ -7,7 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from mindpost.accounts.models import User
-from mindpost.billing.views import plan_panel_context
+from mindpost.billing import selectors as billing_selectors
 from mindpost.notes import selectors as note_selectors
 from mindpost.posts import networks
 from mindpost.posts import selectors as post_selectors
@@ -16,6 +16,20 @@ _CONNECTION_MESSAGES = {
     "success": "Connected. You can publish now.",
     "disconnected": "Disconnected.",
 }
+# Why a connect flow ended without a connection: the `code` the flow sent back with status=error.
+_CONNECTION_FAILURES = {
+    "access_denied": "Connecting was cancelled. Nothing was linked.",
+    "cancelled": "Connecting was cancelled. Nothing was linked.",
+    "confirmation_used": "This confirmation was already used. If the account is not listed as connected, "
+    "press Connect to start again.",
+    "confirmation_expired": "The confirmation was not answered in time, so nothing was linked. "
+    "Press Connect to start again.",
+    "session_mismatch": "That connection was started by a different MindPost account or in a different "
+    "browser, so nothing was linked. Press Connect here to link your own account.",
+    "invalid_state": "The sign-in with the network expired or was already used. Press Connect to try again.",
+    "network_not_configured": "Connecting this network is not set up on this server.",
+}
+_CONNECTION_FAILED = "The connection did not work. Please try again."
 
 
 def connections_context(*, request: HttpRequest, user: User) -> dict[str, Any]:
@@ -36,20 +50,16 @@ def connections_context(*, request: HttpRequest, user: User) -> dict[str, Any]:
     notice = None
     if status:
         ok = status in _CONNECTION_MESSAGES
-        text = _CONNECTION_MESSAGES.get(status, "The connection did not work. Please try again.")
-        if status == "error" and request.GET.get("code") == "access_denied":
-            text = "Connecting was cancelled."
+        text = _CONNECTION_MESSAGES.get(status) or _CONNECTION_FAILURES.get(
+            request.GET.get("code", ""), _CONNECTION_FAILED
+        )
         notice = {"ok": ok, "text": text, "network": request.GET.get("network", "")}
     return {"connection_rows": rows, "connection_notice": notice}
 
 
 def settings_panels(*, request: HttpRequest, user: User) -> dict[str, Any]:
-    plan = plan_panel_context(user=user)
     return {
         **connections_context(request=request, user=user),
-        **plan,
+        **billing_selectors.plan_panel_context(user=user),
         "note_settings": note_selectors.note_settings_get(user=user),
-        "connections_panel": "web/_connections_panel.html",
-        "audio_panel": "web/_audio_panel.html",
-        "plan_panel": "web/_plan_panel.html",
     }

@@ -1,13 +1,15 @@
-from django.urls import path
+"""The web app's pages. `urlpatterns` is the "web" namespace at /; the two lists below keep the
+reference's paths and names and are mounted by config/urls.py."""
+
+from django.urls import URLPattern, path
 from django.views.generic import RedirectView
 
-from mindpost.web.views import chat, notes, pages, posts, record
+from mindpost.web.views import billing, chat, connections, notes, pages, posts, record
 
 app_name = "web"
 
 urlpatterns = [
     path("", pages.landing, name="landing"),
-    # Sections whose services are still being built render a short notice for now.
     path("record/", record.record_page, name="record"),
     path("record/upload/", record.upload, name="record_upload"),
     path("record/text/", record.text_note, name="record_text"),
@@ -45,4 +47,22 @@ urlpatterns = [
     path("record/posts/", RedirectView.as_view(pattern_name="web:posts", permanent=True)),
     path("record/chat/", RedirectView.as_view(pattern_name="web:chat", permanent=True)),
     path("record/settings/", RedirectView.as_view(pattern_name="web:settings", permanent=True)),
+]
+
+# At /settings/connections/ (no namespace): the OAuth connect/callback/confirm/disconnect pages.
+# The callback's URL is registered with X and LinkedIn, so path and name stay as they are.
+connection_urlpatterns: list[URLPattern] = [
+    path("<slug:network>/connect/", connections.connect, name="posts_connection_connect"),
+    path("<slug:network>/callback/", connections.callback, name="posts_connection_callback"),
+    path("<slug:network>/confirm/", connections.confirm, name="posts_connection_confirm"),
+    path("<slug:network>/disconnect/", connections.disconnect, name="posts_connection_disconnect"),
+]
+
+# At /subscriptions/, in the "billing" namespace next to billing's Stripe webhook route.
+subscription_urlpatterns: list[URLPattern] = [
+    path("upgrade/", billing.upgrade, name="upgrade"),
+    path("checkout/", billing.checkout, name="checkout"),
+    path("portal/", billing.portal, name="portal"),
+    path("payment-success/", billing.payment_success, name="payment-success"),
+    path("payment-cancel/", billing.payment_cancel, name="payment-cancel"),
 ]

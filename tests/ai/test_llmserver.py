@@ -7,16 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +21,7 @@ import pytest
 from mindpost.ai import get_chat_model
 from mindpost.ai.llmserver import health_url, serve, server_address
 from mindpost.ai.models import LLM_PRESETS, SMOLLM2, ensure_model
+from tests.conftest import start_llmserver
 
 ROOT = Path(__file__).resolve().parents[2]
 MESSAGES = [{"role": "user", "content": "Name one colour."}]
@@ -44,49 +41,23 @@ def get_json(url: str) -> tuple[int, Any]:
         return exc.code, json.loads(exc.read() or b"null")
 
 
-@pytest.fixture(scope="module")
-def llm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("llmserver") / "stderr.log"
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "llmserver", "--preset", "smollm2", "--port", str(port), "--context", "2048"],
-        cwd=ROOT,
-        env={**os.environ, "LLM_PRESET": "smollm2"},
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("wb"),  # a file, not a pipe nobody reads: a full pipe would block the server
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 120
-    try:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"llmserver exited: {log.read_text()[-2000:]}")
-            try:
-                if get_json(health_url(url)) == (200, {"status": "ok"}):
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("llmserver did not become healthy")
-            time.sleep(0.25)
-        yield url, process
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+@pytest.fixture
+def llm_server(smollm2_server: str) -> str:
+    """The suite's shared SmolLM2 server (tests/conftest.py)."""
+    return smollm2_server
 
 
 @pytest.fixture
-def chat(llm_server: tuple[str, subprocess.Popen[bytes]], settings: Any) -> Any:
+def chat(llm_server: str, settings: Any) -> Any:
     settings.CHAT_BACKEND = "local"
     settings.LLM_PRESET = "smollm2"
-    settings.LLM_SERVER_URL = llm_server[0]
+    settings.LLM_SERVER_URL = llm_server
     settings.AI_TIMEOUT_SECONDS = 60.0
     return get_chat_model()
 
 
-def test_server_reports_health_and_its_model(llm_server: tuple[str, subprocess.Popen[bytes]]) -> None:
-    url, _ = llm_server
+def test_server_reports_health_and_its_model(llm_server: str) -> None:
+    url = llm_server
     assert get_json(health_url(url)) == (200, {"status": "ok"})
     status, models = get_json(f"{url}/models")
     assert status == 200
@@ -165,8 +136,13 @@ def test_serve_in_process_until_stopped(settings: Any) -> None:
         get_json(f"http://127.0.0.1:{port}/health")
 
 
-def test_zz_ctrl_c_stops_the_server(llm_server: tuple[str, subprocess.Popen[bytes]]) -> None:
-    # Named to run last in this module: it stops the shared server.
-    _, process = llm_server
-    process.send_signal(signal.SIGINT)
-    assert process.wait(timeout=30) == 0
+def test_ctrl_c_stops_the_server(tmp_path: Path) -> None:
+    # Its own server, not the shared one: stopping that would break the tests that run after.
+    _, process = start_llmserver(log=tmp_path / "stderr.log")
+    try:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

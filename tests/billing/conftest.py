@@ -1,4 +1,4 @@
-"""Fixtures for the billing tests: seeded plans, a loopback fake Stripe, signed webhook posts."""
+"""Fixtures for the billing tests: a loopback fake Stripe and signed webhook posts (`plans` is in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -15,22 +15,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from mindpost.billing.models import Plan, Subscription
-from mindpost.billing.plans_seed import SEED_PLANS
 from tests.fakes.stripe_server import FakeStripe
 
 SECRET_KEY = "sk_test_mindpost_fake_key"
 WEBHOOK_SECRET = "whsec_test_mindpost"
-
-
-@pytest.fixture
-def plans(db: None) -> dict[str, Plan]:
-    # Transactional tests flush the seed migration's rows, so make sure they exist.
-    result = {}
-    for values in SEED_PLANS:
-        values = dict(values)
-        code = values.pop("code")
-        result[code], _ = Plan.objects.get_or_create(code=code, defaults=values)
-    return result
 
 
 @pytest.fixture

@@ -224,6 +224,10 @@ def test_checkout_when_plan_has_no_price(user, billing_on, settings) -> None:
     settings.STRIPE_PRICES = {"basic": "", "pro": "price_pro"}
     response = client_for(user).post("/api/billing/checkout/", {"plan": "basic"}, format="json")
     assert response.status_code == 400
+    # A plan without a Stripe price is not offered: answered like an unknown plan, before any Stripe call.
+    assert response.json()["code"] == "invalid"
+    assert "plan" in response.json()["fields"]
+    assert not billing_on.requests
 
 
 def test_billing_endpoints_when_billing_is_off(user, plans) -> None:
@@ -252,6 +256,7 @@ def test_wrong_stripe_key_is_a_clean_error(user, billing_on, settings) -> None:
     settings.STRIPE_SECRET_KEY = "sk_test_wrong"
     response = client_for(user).post("/api/billing/checkout/", {"plan": "basic"}, format="json")
     assert response.status_code == 503
+    assert response.json()["code"] == "stripe_unavailable"
     assert "sk_test" not in response.content.decode()
 
 

@@ -11,7 +11,7 @@ from django.db import connection
 from mindpost.billing import metering
 from mindpost.billing.metering import Metric
 from mindpost.billing.models import UsageCounter
-from mindpost.core.errors import ApiError
+from mindpost.core.errors import AppError
 from tests.billing.conftest import make_subscription
 
 
@@ -34,7 +34,7 @@ def test_fifty_parallel_requests_at_a_limit_of_ten(make_user, billing_on, plans,
             start.wait(timeout=30)
             metering.reserve(user=user, metric=metric)
             return "ok"
-        except ApiError as exc:
+        except AppError as exc:
             return exc.code
         finally:
             connection.close()  # each thread had its own connection
@@ -65,7 +65,7 @@ def test_parallel_failures_give_every_unit_back(make_user, billing_on, plans) ->
             return "ok"
         except RuntimeError:
             return "failed"
-        except ApiError as exc:
+        except AppError as exc:
             return exc.code
         finally:
             connection.close()

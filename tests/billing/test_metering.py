@@ -10,10 +10,11 @@ from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory, force_authenticate
 from rest_framework.views import APIView
 
+from mindpost.accounts.auth import current_user
 from mindpost.billing import metering, selectors
 from mindpost.billing.metering import Metric
 from mindpost.billing.models import Plan, UsageCounter
-from mindpost.core.errors import ApiError
+from mindpost.core.errors import AppError, Forbidden, QuotaExceeded, http_status
 from tests.billing.conftest import make_subscription
 
 pytestmark = pytest.mark.django_db
@@ -42,9 +43,9 @@ def test_billing_off_means_unlimited_and_still_counts(user, plans) -> None:
 
 
 def test_billing_on_without_subscription_is_refused(user, billing_on) -> None:
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(Forbidden) as info:
         metering.reserve(user=user, metric=Metric.RECORDINGS)
-    assert info.value.status_code == 403
+    assert http_status(info.value) == 403
     assert info.value.code == "subscription_required"
     assert info.value.extra["upgrade_url"]
     assert used(user, Metric.RECORDINGS) == 0
@@ -53,14 +54,14 @@ def test_billing_on_without_subscription_is_refused(user, billing_on) -> None:
 @pytest.mark.parametrize("status", ["past_due", "canceled", "incomplete", "unpaid"])
 def test_subscription_without_access_is_refused(user, billing_on, plans, status) -> None:
     make_subscription(user, plans["basic"], status=status)
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(AppError) as info:
         metering.reserve(user=user, metric=Metric.CHAT)
     assert info.value.code == "subscription_required"
 
 
 def test_subscription_whose_price_matches_no_plan_is_refused(user, billing_on) -> None:
     make_subscription(user, None)
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(AppError) as info:
         metering.reserve(user=user, metric=Metric.CHAT)
     assert info.value.code == "subscription_required"
 
@@ -73,10 +74,10 @@ def test_every_metric_stops_at_its_limit(user, billing_on, plans, metric: Metric
     subscription = make_subscription(user, plan)
     for _ in range(3):
         metering.reserve(user=user, metric=metric)
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(QuotaExceeded) as info:
         metering.reserve(user=user, metric=metric)
     error = info.value
-    assert error.status_code == 403
+    assert http_status(error) == 403
     assert error.code == "limit_reached"
     assert error.extra["limit"] == 3
     assert error.extra["used"] == 3
@@ -105,7 +106,7 @@ def test_seeded_basic_limits_hold_at_the_exact_number(user, billing_on, plans, m
         used=limit - 1,
     )
     metering.reserve(user=user, metric=metric)
-    with pytest.raises(ApiError):
+    with pytest.raises(AppError):
         metering.reserve(user=user, metric=metric)
     assert used(user, metric) == limit
 
@@ -115,7 +116,7 @@ def test_limit_of_zero_refuses_the_first_unit(user, billing_on, plans) -> None:
     plan.publishes_per_period = 0
     plan.save()
     make_subscription(user, plan)
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(AppError) as info:
         metering.reserve(user=user, metric=Metric.PUBLISHES)
     assert info.value.extra["used"] == 0
 
@@ -150,7 +151,7 @@ def test_failed_action_gives_its_unit_back(user, billing_on, plans) -> None:
     with metering.metered(user=user, metric=Metric.GENERATIONS):
         pass
     assert used(user, Metric.GENERATIONS) == 1
-    with pytest.raises(ApiError), metering.metered(user=user, metric=Metric.GENERATIONS):
+    with pytest.raises(AppError), metering.metered(user=user, metric=Metric.GENERATIONS):
         pytest.fail("must not run past the limit")
 
 
@@ -171,7 +172,7 @@ def test_usage_is_per_user(make_user, billing_on, plans) -> None:
     make_subscription(bob, plan)
     metering.reserve(user=alice, metric=Metric.CHAT)
     metering.reserve(user=alice, metric=Metric.CHAT)
-    with pytest.raises(ApiError):
+    with pytest.raises(AppError):
         metering.reserve(user=alice, metric=Metric.CHAT)
     metering.reserve(user=bob, metric=Metric.CHAT)
     assert used(bob, Metric.CHAT) == 1
@@ -219,7 +220,7 @@ def test_limit_reached_renders_the_contract_body(user, billing_on, plans) -> Non
 
     class ChatView(APIView):
         def post(self, request: Request) -> Response:
-            metering.reserve(user=request.user, metric=Metric.CHAT)
+            metering.reserve(user=current_user(request), metric=Metric.CHAT)
             return Response({"ok": True})
 
     request = APIRequestFactory().post("/api/x/", {}, format="json")

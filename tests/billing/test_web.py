@@ -86,3 +86,28 @@ def test_plan_change_from_the_page(web, user, billing_on, plans) -> None:
 def test_return_pages(web, billing_on, path, text) -> None:
     response = web.get(f"/subscriptions/{path}/?session_id=cs_1", follow=True)
     assert text in response.content.decode()
+
+
+def test_one_plan_panel_on_the_settings_and_upgrade_pages(web, user, billing_on, plans) -> None:
+    make_subscription(user, plans["basic"])
+    upgrade = web.get("/subscriptions/upgrade/").content.decode()
+    settings_page = web.get("/settings/").content.decode()
+    for page in (upgrade, settings_page):
+        assert page.count('role="meter"') == 4  # the one partial: a meter per metered action
+        assert "Switch to Pro · $30/month" in page
+
+
+def test_plan_panel_context(user, billing_on, plans) -> None:
+    from mindpost.billing.selectors import plan_panel_context
+
+    make_subscription(user, plans["basic"])
+    context = plan_panel_context(user=user)
+    assert [row["label"] for row in context["billing_rows"]] == [
+        "Recordings",
+        "Post generations",
+        "Chat messages",
+        "Publishes",
+    ]
+    assert context["billing"]["plan"]["code"] == "basic"
+    assert "pro" in [plan.code for plan in context["billing_plans"]]
+    assert context["billing_has_customer"] is False

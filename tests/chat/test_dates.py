@@ -4,7 +4,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from mindpost.chat.dates import parse_time_filter, user_zone
+from mindpost.chat.dates import parse_time_filter
+from mindpost.core.filters import user_zone
 
 # Wednesday 2026-11-18, 10:30 in Berlin (09:30 UTC).
 NOW = datetime(2026, 11, 18, 9, 30, tzinfo=UTC)

@@ -20,7 +20,7 @@ from mindpost.accounts.models import User
 from mindpost.billing.models import StripeEvent
 from mindpost.chat.models import Conversation, Message
 from mindpost.core import parsers
-from mindpost.core.errors import ApiError
+from mindpost.core.errors import Invalid, http_status
 from mindpost.notes.models import Note, NoteKind, NoteStatus
 from tests.billing.conftest import WEBHOOK_SECRET
 from tests.conftest import PASSWORD
@@ -60,10 +60,10 @@ def assert_error(response: Any, code: str) -> dict[str, Any]:
     ids=["arrays", "objects", "65-levels", "unterminated", "after-escapes"],
 )
 def test_too_deep_is_malformed(raw: bytes) -> None:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(Invalid) as caught:
         parsers.loads_request_json(raw)
     assert caught.value.code == parsers.MALFORMED
-    assert caught.value.status_code == 400
+    assert http_status(caught.value) == 400
 
 
 def test_depth_limit_is_exact_and_brackets_in_strings_do_not_count() -> None:
@@ -86,14 +86,14 @@ def test_depth_limit_is_exact_and_brackets_in_strings_do_not_count() -> None:
     ],
 )
 def test_lone_surrogates_are_invalid_text(raw: bytes, field: str | None) -> None:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(Invalid) as caught:
         parsers.loads_request_json(raw)
     assert caught.value.code == parsers.INVALID_TEXT
     assert list(caught.value.fields) == ([field] if field else [])
 
 
 def test_surrogate_from_an_odd_charset_is_caught_too() -> None:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(Invalid) as caught:
         parsers.loads_request_json(b'{"text": "+2AA-"}', encoding="utf-7")
     assert caught.value.code == parsers.INVALID_TEXT
 
@@ -106,7 +106,7 @@ def test_valid_astral_text_passes() -> None:
 
 @pytest.mark.parametrize("raw", [b"{", b"NaN", b'{"a": Infinity}', b"\xff\xfe", b'{"a": 1}{'])
 def test_not_json_is_malformed(raw: bytes) -> None:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(Invalid) as caught:
         parsers.loads_request_json(raw)
     assert caught.value.code == parsers.MALFORMED
 
@@ -261,7 +261,7 @@ def test_query_string_cannot_carry_a_surrogate(auth_api: APIClient, monkeypatch:
             seen.append(text)
             return [1.0] + [0.0] * 383
 
-    monkeypatch.setattr("mindpost.chat.search.get_embedder", lambda: Embedder())
+    monkeypatch.setattr("mindpost.notes.search.get_embedder", lambda: Embedder())
     response = auth_api.get("/api/search/?q=boats%ED%A0%80")
     assert response.status_code == 200, response.content
     assert seen

@@ -14,10 +14,6 @@ Throttles are raised so that the fuzzer measures the API, not the rate limits.
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -25,7 +21,6 @@ import httpx
 import hypothesis
 import pytest
 import schemathesis
-import uvicorn
 from rest_framework.throttling import SimpleRateThrottle
 from schemathesis.config import SchemathesisConfig
 
@@ -67,36 +62,6 @@ CONFIG: dict[str, Any] = {
     "request-timeout": 30,
     "max-redirects": 0,
 }
-
-
-@pytest.fixture
-def live_server_url() -> Iterator[str]:
-    """The ASGI app under uvicorn in a thread, on a port the OS picks (loopback only)."""
-    from django.db import connections
-
-    from config.asgi import application
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(application, log_level="warning", lifespan="off"))
-
-    def serve() -> None:
-        asyncio.run(server.serve(sockets=[sock]))
-        connections.close_all()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 @pytest.fixture
@@ -147,7 +112,11 @@ def owned_ids(make_user: Callable[..., User], external_fakes: None) -> dict[str,
     user = make_user(EMAIL)
 
     def post() -> str:
-        return str(post_services.post_create(user=user, content="A draft about boats in Nafplio.").pk)
+        return str(
+            post_services.post_create(
+                user=user, changes=post_services.PostChanges.of(content="A draft about boats in Nafplio.")
+            ).pk
+        )
 
     return {
         "notes": [str(make_note(user, GREECE).pk), str(make_note(user, OSAKA).pk)],

@@ -18,40 +18,18 @@ from rest_framework.test import APIClient
 
 from mindpost.accounts.models import User
 from mindpost.billing import metering
-from mindpost.notes import blind_index, services, storage
+from mindpost.notes import services, storage
 from mindpost.notes.models import Note, NoteKind, NoteSettings, NoteStatus, Passage
+from tests.factories import NoteFactory
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/brain-dumps/"
 
 
-def make_note(
-    user: User,
-    *,
-    text: str = "Met Nikos in Athens. He builds boats.",
-    status: str = NoteStatus.READY,
-    tags: list[str] | None = None,
-    audio: bytes | None = None,
-    media: Path | None = None,
-    created_at: Any = None,
-    **extra: Any,
-) -> Note:
-    note = Note(user=user, status=status, transcription=text, title=text.split(".")[0], **extra)
-    note.tags = tags or []
-    note.tag_hashes = [blind_index.tag_hash(tag) for tag in note.tags]
-    note.save()
-    if audio is not None:
-        assert media is not None
-        name = storage.audio_path(user_id=user.pk, note_id=note.pk, audio_format="wav")
-        (media / name).parent.mkdir(parents=True, exist_ok=True)
-        (media / name).write_bytes(audio)
-        note.audio, note.audio_format = name, "wav"
-        note.save()
-    if created_at is not None:
-        Note.objects.filter(pk=note.pk).update(created_at=created_at)
-        note.refresh_from_db()
-    return note
+def make_note(user: User, **fields: Any) -> Note:
+    """A note row (tests/factories.py NoteFactory), a voice note unless `kind=` says otherwise."""
+    return NoteFactory.create(user=user, **{"kind": NoteKind.VOICE, **fields})
 
 
 @pytest.fixture
@@ -264,9 +242,9 @@ def test_retry_rules(auth_api: APIClient, user: User, monkeypatch: pytest.Monkey
     assert response.json()["code"] == "audio_unavailable"
 
     def refuse(*, user: Any, metric: Any) -> None:
-        from mindpost.core.errors import ApiError
+        from mindpost.core.errors import QuotaExceeded
 
-        raise ApiError("Limit.", code="limit_reached", status_code=403)
+        raise QuotaExceeded("Limit.")
 
     monkeypatch.setattr(metering, "reserve", refuse)
     text_note = make_note(user, status=NoteStatus.FAILED, kind=NoteKind.TEXT)

@@ -135,7 +135,7 @@ def test_voice_note_becomes_ready_with_passages_vectors_and_keywords(
     assert nearest is not None
     assert nearest.pk == target.pk
     # And keyword search through the blind index.
-    query = blind_index.search_query("Sentence 39")
+    query = blind_index.keyword_query(blind_index.hash_words(["sentence", "39"]))
     assert query is not None
     hits = Passage.objects.filter(keywords=query).annotate(rank=SearchRank(F("keywords"), query)).order_by("-rank")
     assert hits.first() == passages[-1]
@@ -364,7 +364,7 @@ def test_reembed_can_rebuild_the_keyword_index(user: User, ai: dict, monkeypatch
     Passage.objects.create(note=note, user=user, position=0, text="boats", embedding=[0.1] * 384, embedding_model="m")
     settings.SEARCH_INDEX_KEY = "rotated"
     call_command("reembed", "--keywords", "--no-progress")
-    query = blind_index.search_query("boats")
+    query = blind_index.keyword_query(blind_index.hash_words(["boats"]))
     assert query is not None
     assert Passage.objects.filter(keywords=query).count() == 1
 

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from mindpost.core.errors import ApiError
+from mindpost.core.errors import Invalid
 from mindpost.notes import idempotency, prefer
 from mindpost.notes.chunking import MAX_WORDS, MIN_WORDS, align_words, chunk_transcript, timed_words
 from mindpost.notes.tags import extract_tags, hashtags, normalise_tag, topics
@@ -195,7 +195,7 @@ def test_idempotency_key_rules() -> None:
     assert idempotency.clean_key("  ") is None
     assert idempotency.clean_key(' "abc-123" ') == "abc-123"
     for bad in ("x" * 256, "has space", "ünïcode"):
-        with pytest.raises(ApiError) as info:
+        with pytest.raises(Invalid) as info:
             idempotency.clean_key(bad)
         assert info.value.code == "invalid_idempotency_key"
     assert idempotency.fingerprint(kind="text", chunks=[b"a"]) != idempotency.fingerprint(kind="voice", chunks=[b"a"])

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from mindpost.accounts.models import User
 from mindpost.billing import metering
-from mindpost.core.errors import ApiError
+from mindpost.core.errors import QuotaExceeded
 from mindpost.notes.models import Note, NoteStatus
 from tests.notes import audio_files
 
@@ -192,7 +192,7 @@ def test_limit_reached_is_403_and_nothing_is_stored(
     auth_api: APIClient, monkeypatch: pytest.MonkeyPatch, speech: Callable[[str], bytes], media_dir: Path
 ) -> None:
     def refuse(*, user: Any, metric: Any) -> None:
-        raise ApiError("Recording limit reached.", code="limit_reached", status_code=403, extra={"limit": 3})
+        raise QuotaExceeded("Recording limit reached.", extra={"limit": 3})
 
     monkeypatch.setattr(metering, "reserve", refuse)
     response = upload(auth_api, speech("webm"))

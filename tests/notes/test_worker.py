@@ -296,6 +296,6 @@ def test_end_to_end_with_real_speech_and_the_local_models(
     ).first()
     assert best is not None
     assert str(best.note_id) == body["id"]
-    keywords = blind_index.search_query("Athens")
+    keywords = blind_index.keyword_query(blind_index.hash_words(["athens"]))
     assert keywords is not None
     assert Passage.objects.filter(user=user, keywords=keywords).exists()

@@ -1,5 +1,5 @@
 """Fixtures for the posts tests: loopback fakes of X, LinkedIn and an OpenAI-compatible
-chat server, temporary media storage, notes, and a helper that connects an account
+chat server, temporary media storage, notes (tests/factories.py), and a helper that connects an account
 through the real OAuth flow."""
 
 from __future__ import annotations
@@ -19,23 +19,10 @@ from rest_framework.test import APIClient
 
 from mindpost.accounts.models import User
 from mindpost.posts.models import Connection
+from tests.factories import NoteFactory
 from tests.fakes.linkedin_server import FakeLinkedIn
 from tests.fakes.x_server import FakeX, XUser
 from tests.posts.chat_fake import ScriptedChat
-
-
-@pytest.fixture
-def plans(db: None) -> dict[str, Any]:
-    """The seeded billing plans (transactional tests flush the seed migration's rows)."""
-    from mindpost.billing.models import Plan
-    from mindpost.billing.plans_seed import SEED_PLANS
-
-    result = {}
-    for values in SEED_PLANS:
-        values = dict(values)
-        code = values.pop("code")
-        result[code], _ = Plan.objects.get_or_create(code=code, defaults=values)
-    return result
 
 
 @pytest.fixture
@@ -148,11 +135,10 @@ def connect_linkedin(user: User, fake: FakeLinkedIn) -> Connection:
 
 @pytest.fixture
 def make_note(db: None) -> Callable[..., Any]:
-    from mindpost.notes.models import Note
+    """`make_note(user, text=..., **fields)`: a ready text note row (tests/factories.py NoteFactory)."""
 
     def make(user: User, text: str = "I walked to the harbour in Nafplio and met Stavros.", **extra: Any) -> Any:
-        values = {"kind": "text", "status": "ready", "transcription": text, **extra}
-        return Note.objects.create(user=user, **values)
+        return NoteFactory.create(user=user, text=text, **extra)
 
     return make
 

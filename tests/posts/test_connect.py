@@ -214,7 +214,7 @@ def test_connection_endpoints_need_auth_and_known_networks(api, user) -> None:
     assert api.post("/api/twitter-connection/connect/").status_code == 401
     client = api_for(user)
     assert client.get("/api/connections/myspace/").status_code == 404
-    assert client.get("/api/connections/myspace/").json()["code"] == "unknown_network"
+    assert client.get("/api/connections/myspace/").json()["code"] == "not_found"
     assert Client().get("/settings/connections/myspace/callback/").status_code == 404
     body = client.post("/api/twitter-connection/connect/", {"client": "fax"}, format="json")
     assert body.status_code == 400

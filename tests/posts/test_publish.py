@@ -360,9 +360,9 @@ def test_access_token_helper_raises_reauth_without_refresh_token(user, connected
     Connection.objects.filter(pk=connection.pk).update(
         refresh_token="", access_expires_at=timezone.now() - timedelta(seconds=5)
     )
-    from mindpost.core.errors import ApiError
+    from mindpost.core.errors import Conflict
 
-    with pytest.raises(ApiError) as raised:
+    with pytest.raises(Conflict) as raised:
         connections.access_token(connection_id=connection.pk)
     assert raised.value.code == "reauth_required"
     assert Connection.objects.get(pk=connection.pk).needs_reauth is True

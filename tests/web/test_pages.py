@@ -245,9 +245,11 @@ def test_chat_stream_sends_tokens_then_done(web: Client, user: User, ready_note:
 
     body = asyncio.run(collect()).decode()
     events = [block.split("\n")[0].removeprefix("event: ") for block in body.strip().split("\n\n")]
-    assert events[0] == "start"
+    assert events[:2] == ["start", "sources"]
     assert events[-1] == "done"
     assert "token" in events
+    sources = json.loads(body.strip().split("\n\n")[1].split("data: ", 1)[1])["sources"]
+    assert "lighthouse" in sources[0]["excerpt"]
     done = json.loads(body.strip().split("\n\n")[-1].split("data: ", 1)[1])
     message = web.get(done["message_url"], headers=HX)
     assert message.status_code == 200

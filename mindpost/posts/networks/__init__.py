@@ -9,7 +9,7 @@ import importlib
 import pkgutil
 from functools import cache
 
-from mindpost.core.errors import ApiError
+from mindpost.core.errors import Invalid, NotFound
 from mindpost.posts.networks.base import Network
 
 
@@ -29,7 +29,7 @@ def all_networks() -> dict[str, Network]:
 def get(slug: str) -> Network:
     network = all_networks().get(slug)
     if network is None:
-        raise ApiError(f"Unknown network {slug!r}.", code="unknown_network", status_code=404)
+        raise NotFound(f"Unknown network {slug!r}.")
     return network
 
 
@@ -40,7 +40,7 @@ def for_post_type(post_type: str) -> Network:
         if wanted == network.slug or wanted in network.post_types:
             return network
     choices = sorted({name for n in all_networks().values() for name in n.post_types})
-    raise ApiError(
+    raise Invalid(
         f"Unknown post_type {post_type!r}.",
         code="unknown_post_type",
         fields={"post_type": [f"Choose one of: {', '.join(choices)}."]},

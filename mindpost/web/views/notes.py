@@ -14,30 +14,22 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from mindpost.accounts.models import User
 from mindpost.ai.types import AIError
-from mindpost.chat.citations import excerpt as make_excerpt
-from mindpost.chat.search import SearchFilters, passage_search
-from mindpost.core.errors import ApiError
 from mindpost.notes import selectors as note_selectors
 from mindpost.notes import services as note_services
 from mindpost.notes import storage
 from mindpost.notes.models import Note
-from mindpost.web.helpers import error_fragment, htmx_target, is_htmx, web_user
+from mindpost.notes.selectors import SearchFilters, passage_search
+from mindpost.notes.selectors import excerpt as make_excerpt
+from mindpost.web.helpers import htmx_target, navigate, user_zone, web_user
 
 PAGE_SIZE = 30
 SEARCH_LIMIT = 30
 MAX_QUERY_CHARS = 300
-
-
-def _zone(user: User) -> ZoneInfo:
-    try:
-        return ZoneInfo(user.timezone or "UTC")
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
 
 
 @dataclass
@@ -87,7 +79,7 @@ def notes_page(request: HttpRequest) -> HttpResponse:
     query = (request.GET.get("q") or "").strip()[:MAX_QUERY_CHARS]
     tag = (request.GET.get("tag") or "").strip() or None
     context: dict[str, Any] = {"query": query, "tag": tag, "error": None}
-    tz = _zone(user)
+    tz = user_zone(user)
     if query:
         try:
             context["groups"] = []
@@ -145,10 +137,7 @@ def note_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 def note_transcript(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     user = web_user(request)
     note = note_selectors.note_get(user=user, note_id=pk)
-    try:
-        note = note_services.note_update_transcription(note=note, transcription=request.POST.get("transcription", ""))
-    except ApiError as exc:
-        return error_fragment(request, exc)
+    note = note_services.note_update_transcription(note=note, transcription=request.POST.get("transcription", ""))
     context = {**_detail_context(request, note), "saved": "Transcript saved. Search is being updated."}
     return render(request, "web/_note_body.html", context)
 
@@ -158,10 +147,7 @@ def note_transcript(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 def note_retry(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     user = web_user(request)
     note = note_selectors.note_get(user=user, note_id=pk)
-    try:
-        note = note_services.note_retry(note=note)
-    except ApiError as exc:
-        return error_fragment(request, exc)
+    note = note_services.note_retry(note=note)
     return render(request, "web/_note_body.html", _detail_context(request, note))
 
 
@@ -171,8 +157,4 @@ def note_delete(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     user = web_user(request)
     note = note_selectors.note_get(user=user, note_id=pk)
     note_services.note_delete(note=note)
-    if is_htmx(request):
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = "/notes/?deleted=1"
-        return response
-    return redirect("/notes/?deleted=1")
+    return navigate(request, "/notes/?deleted=1")

@@ -12,10 +12,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from mindpost.accounts import services as account_services
-from mindpost.core.errors import ApiError
+from mindpost.core.errors import Invalid
 from mindpost.notes import services as note_services
 from mindpost.web import panels
-from mindpost.web.helpers import error_fragment, web_user
+from mindpost.web.helpers import navigate, web_user
 
 _TIMEZONES = sorted(available_timezones())
 # Whisper detects the language by itself; naming it helps with short or mixed recordings.
@@ -53,14 +53,11 @@ def settings_page(request: HttpRequest) -> HttpResponse:
 @require_POST
 def settings_profile(request: HttpRequest) -> HttpResponse:
     user = web_user(request)
-    try:
-        account_services.user_update(
-            user=user,
-            display_name=request.POST.get("display_name", user.display_name),
-            time_zone=request.POST.get("timezone", user.timezone),
-        )
-    except ApiError as exc:
-        return error_fragment(request, exc)
+    account_services.user_update(
+        user=user,
+        display_name=request.POST.get("display_name", user.display_name),
+        time_zone=request.POST.get("timezone", user.timezone),
+    )
     return render(request, "web/_saved.html", {"message": "Profile saved."})
 
 
@@ -69,7 +66,7 @@ def settings_profile(request: HttpRequest) -> HttpResponse:
 def settings_audio(request: HttpRequest) -> HttpResponse:
     language = request.POST.get("transcription_language", "")
     if language not in dict(LANGUAGES):
-        return error_fragment(request, ApiError("Choose a language from the list.", code="invalid_language"))
+        raise Invalid("Choose a language from the list.", code="invalid_language")
     note_services.note_settings_update(
         user=web_user(request), keep_audio=request.POST.get("keep_audio") != "0", transcription_language=language
     )
@@ -89,13 +86,8 @@ def account_delete(request: HttpRequest) -> HttpResponse:
     user = web_user(request)
     # A second factor of intent: the password, so a borrowed unlocked laptop cannot do it.
     if not user.check_password(request.POST.get("password", "")):
-        exc = ApiError("That password is not right. Your account was not deleted.", code="invalid_password")
-        return error_fragment(request, exc, status=400)
+        raise Invalid("That password is not right. Your account was not deleted.", code="invalid_password")
     account_services.account_delete(user=user)
     logout(request)
     messages.success(request, "Your account and all of its data have been deleted.")
-    response = HttpResponse(status=204)
-    if getattr(request, "htmx", False):
-        response["HX-Redirect"] = "/"
-        return response
-    return redirect("web:landing")
+    return navigate(request, "/")

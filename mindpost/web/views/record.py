@@ -11,17 +11,18 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from mindpost.accounts.models import User
 from mindpost.billing import selectors as billing_selectors
-from mindpost.core.errors import ApiError
+from mindpost.core.errors import AppError, Invalid, app_error_json, error_body
 from mindpost.notes import idempotency, uploads
 from mindpost.notes import services as note_services
 from mindpost.notes.selectors import note_list
-from mindpost.web.helpers import GENERIC_FAILURE, error_fragment, web_user
+from mindpost.web.helpers import GENERIC_FAILURE, web_user
 
 logger = logging.getLogger(__name__)
 
 
-def recording_allowance(*, user: Any) -> dict[str, Any]:
+def recording_allowance(*, user: User) -> dict[str, Any]:
     """What the recorder shows: recordings left this period (None = no limit) and the length cap."""
     summary = billing_selectors.usage_summary(user=user)
     limit = summary["limits"].get("recordings")
@@ -54,16 +55,17 @@ def upload(request: HttpRequest) -> JsonResponse:
     """multipart `audio_file`, keyed by the recorder's own id so a retried upload is not stored twice."""
     user = web_user(request)
     audio = request.FILES.get("audio_file")
-    if audio is None:
-        return JsonResponse({"code": "audio_missing", "detail": "Choose or record some audio first."}, status=400)
     try:
+        if audio is None:
+            raise Invalid("Choose or record some audio first.", code="audio_missing")
         key = idempotency.clean_key(request.headers.get(idempotency.HEADER) or request.POST.get("client_id"))
         result = note_services.note_create_from_audio(user=user, upload=audio, idempotency_key=key)
-    except ApiError as exc:
-        return JsonResponse({"code": exc.code, "detail": str(exc.detail), **exc.extra}, status=exc.status_code)
+    except AppError as exc:
+        # The recorder reads JSON (it retries from its queue), so not the HTML error page.
+        return app_error_json(exc)
     except Exception:
         logger.exception("web upload failed")
-        return JsonResponse({"code": "server_error", "detail": GENERIC_FAILURE}, status=500)
+        return JsonResponse(error_body(code="server_error", detail=GENERIC_FAILURE), status=500)
     note = result.note
     return JsonResponse(
         {
@@ -80,9 +82,6 @@ def upload(request: HttpRequest) -> JsonResponse:
 @require_POST
 def text_note(request: HttpRequest) -> HttpResponse:
     user = web_user(request)
-    try:
-        key = idempotency.clean_key(request.POST.get("client_id"))
-        result = note_services.note_create_from_text(user=user, text=request.POST.get("text", ""), idempotency_key=key)
-    except ApiError as exc:
-        return error_fragment(request, exc)
+    key = idempotency.clean_key(request.POST.get("client_id"))
+    result = note_services.note_create_from_text(user=user, text=request.POST.get("text", ""), idempotency_key=key)
     return render(request, "web/_text_saved.html", {"note": result.note})

@@ -119,6 +119,8 @@ class Command(BaseCommand):
         parser.add_argument("--no-worker", action="store_true", help="Run the web server only.")
 
     def handle(self, *args: Any, host: str, port: int, no_worker: bool, **options: Any) -> None:
+        # The first connection of this process: without DATABASE_URL it starts (or joins) the
+        # embedded database, which then lives as long as runstack (mindpost/core/db/embedded).
         call_command("migrate", interactive=False, verbosity=1)
         python = sys.executable
         commands: dict[str, Sequence[str]] = {

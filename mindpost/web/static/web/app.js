@@ -28,11 +28,36 @@
   document.addEventListener("htmx:sendError", function () {
     toast("Could not reach MindPost. Check your connection and try again.");
   });
+  // 503s that mean "busy for a moment" (the overload guard, the database, the language model):
+  // nothing is broken, so say so rather than "something went wrong".
+  var BUSY_CODES = ["overloaded", "database_unavailable", "model_unavailable"];
+  var BUSY = "MindPost is busy right now. Please try again in a moment.";
+
+  // The error's code and message: JSON {code, detail} or the error fragment (data-code + text).
+  function errorOf(xhr) {
+    var text = xhr.responseText || "";
+    try {
+      var body = JSON.parse(text);
+      return { code: body.code || "", detail: body.detail || "" };
+    } catch (e) { /* not JSON */ }
+    // An inert document: nothing in it loads or runs.
+    var fragment = new DOMParser().parseFromString(text, "text/html").querySelector(".alert-error[data-code]");
+    if (!fragment) return { code: "", detail: "" };
+    return { code: fragment.getAttribute("data-code") || "", detail: (fragment.textContent || "").trim() };
+  }
+  // Also used by the chat and the recorder, which read JSON errors themselves.
+  window.mpBusyMessage = function (status, code) {
+    return status === 503 && (!code || BUSY_CODES.indexOf(code) >= 0) ? BUSY : "";
+  };
+
   document.addEventListener("htmx:responseError", function (event) {
     // 4xx answers carry a human message and are swapped into their target (see htmx-config);
     // a 5xx (or a 4xx with nowhere to go) still needs saying.
     var xhr = event.detail.xhr;
-    if (xhr.status >= 500) toast("Something went wrong on our side. Please try again.");
+    if (xhr.status === 503) {
+      var error = errorOf(xhr);
+      toast(window.mpBusyMessage(503, error.code) || error.detail || BUSY);
+    } else if (xhr.status >= 500) toast("Something went wrong on our side. Please try again.");
     else if (!xhr.responseText || !event.detail.target) toast("That did not work. Please try again.");
   });
   // A session that expired mid-page: go to the sign-in page instead of swapping it into a box.

@@ -70,7 +70,8 @@
         try { body = JSON.parse(xhr.responseText); } catch (e) { body = {}; }
         if (xhr.status >= 200 && xhr.status < 300) return resolve(body);
         var retryable = xhr.status >= 500 || xhr.status === 429 || xhr.status === 408;
-        reject({ message: body.detail || "The upload failed (" + xhr.status + ").", keep: retryable, code: body.code });
+        var message = window.mpBusyMessage(xhr.status, body.code) || body.detail || "The upload failed (" + xhr.status + ").";
+        reject({ message: message, keep: retryable, code: body.code });
       };
       xhr.onerror = function () {
         reject({ message: "You seem to be offline. The recording is saved on this device and will upload by itself.", keep: true });

@@ -1,5 +1,7 @@
 """Hybrid passage search over one user's notes: vectors (pgvector) fused with blind-index keywords.
 
+Private to the notes app: other apps call it through mindpost.notes.selectors.
+
 Vector side. The user's passages are counted first (under the same filters). Up to
 SEARCH_EXACT_MAX_PASSAGES of them are ranked by an exact scan (the `+ 0` keeps the planner
 off the HNSW index, which cannot filter by user before it searches). Bigger users go through
@@ -8,7 +10,7 @@ user filter cannot leave the result short; if it still comes back short of what 
 the exact scan runs. Chosen with bench/search.py (docs/benchmarks.md).
 
 Keyword side. Passage text is encrypted, so keywords are matched through the blind index
-(docs/decisions/0003-blind-index-keyword-search.md): the query's content words are hashed
+(docs/decisions/0002-blind-index-keyword-search.md): the query's content words are hashed
 with the same key and matched against the GIN-indexed `keywords` tsvector. Each matching
 word counts by its rarity among the user's passages (BM25's idf, computed from document
 frequencies the index gives for free) plus ts_rank as a tie-break, so a name or a policy
@@ -27,17 +29,24 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import reduce
+from operator import add
 from typing import Any
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchRank
 from django.db import connection, transaction
+from django.db.models import Case, Count, F, Q, QuerySet, Value, When
+from django.db.models.expressions import Combinable
+from django.db.models.functions import Greatest
+from pgvector.django import CosineDistance
 
 from mindpost.accounts.models import User
 from mindpost.ai import get_embedder
-from mindpost.chat.text import distinct_content_words
 from mindpost.notes import blind_index
-from mindpost.notes.models import Note, Passage
+from mindpost.notes.models import Passage
 from mindpost.notes.tags import normalise_tag
+from mindpost.notes.text import distinct_content_words
 
 _MAX_QUERY_TERMS = 16
 # Rarity is judged as if the user had at least this many passages: with a handful of notes
@@ -50,10 +59,6 @@ class SearchFilters:
     tag: str | None = None
     since: datetime | None = None  # inclusive
     until: datetime | None = None  # exclusive
-
-    @property
-    def on_notes(self) -> bool:
-        return bool(self.tag or self.since or self.until)
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,14 @@ class Hit:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class SearchResult:
+    hits: list[Hit]
+    method: str  # exact | hnsw | none
+    total: int  # searchable passages under the filters
+    query_vector: list[float] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class _Ranked:
     passage_id: int
@@ -102,49 +115,28 @@ class _Ranked:
     best_idf: float = 0.0
 
 
-# --- SQL pieces ---------------------------------------------------------------------------
-
-
-def _where(*, user_id: Any, model: str, filters: SearchFilters) -> tuple[str, str, list[Any]]:
-    """(FROM ..., WHERE ..., params) for the user's searchable passages under the filters."""
-    source = f"{Passage._meta.db_table} p"
-    clauses = ["p.user_id = %s", "p.embedding_model = %s"]
-    params: list[Any] = [user_id, model]
-    if filters.on_notes:
-        source += f" JOIN {Note._meta.db_table} n ON n.id = p.note_id"
-        if filters.tag:
-            clauses.append("n.tag_hashes @> ARRAY[%s]::varchar[]")
-            params.append(tag_filter_hash(filters.tag))
-        if filters.since:
-            clauses.append("n.created_at >= %s")
-            params.append(filters.since)
-        if filters.until:
-            clauses.append("n.created_at < %s")
-            params.append(filters.until)
-    return source, " AND ".join(clauses), params
-
-
 def tag_filter_hash(tag: str) -> str:
     return blind_index.tag_hash(normalise_tag(tag))
 
 
-def _vector_literal(vector: Sequence[float]) -> str:
-    return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
+def _searchable(*, user: User, model: str, filters: SearchFilters) -> QuerySet[Passage]:
+    """The user's passages embedded with `model`, under the filters, in no particular order."""
+    queryset = Passage.objects.filter(user=user, embedding_model=model)
+    if filters.tag:
+        queryset = queryset.filter(note__tag_hashes__contains=[tag_filter_hash(filters.tag)])
+    if filters.since:
+        queryset = queryset.filter(note__created_at__gte=filters.since)
+    if filters.until:
+        queryset = queryset.filter(note__created_at__lt=filters.until)
+    return queryset.order_by()  # no Meta.ordering sort where only counts or our own order matter
 
 
 def count_searchable(*, user: User, filters: SearchFilters, model: str, cap: int | None = None) -> int:
     """How many passages the user has under the filters, counting no further than `cap`
     (choosing the method only needs to know whether there are more than the exact-scan limit,
     and counting a big user's rows to the end costs milliseconds)."""
-    source, where, params = _where(user_id=user.pk, model=model, filters=filters)
-    sql = f"SELECT count(*) FROM {source} WHERE {where}"  # noqa: S608 - fixed SQL, bound values
-    if cap is not None:
-        sql = f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {where} LIMIT %s) capped"  # noqa: S608
-        params = [*params, cap]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    return int(row[0]) if row else 0
+    queryset = _searchable(user=user, model=model, filters=filters)
+    return queryset[:cap].count() if cap is not None else queryset.count()
 
 
 def vector_ranking(
@@ -155,54 +147,49 @@ def vector_ranking(
         total = count_searchable(user=user, filters=filters, model=model)
     if total == 0:
         return [], "none"
-    source, where, params = _where(user_id=user.pk, model=model, filters=filters)
-    literal = _vector_literal(vector)
+    distance = CosineDistance("embedding", list(vector))
+    queryset = _searchable(user=user, model=model, filters=filters).annotate(d=distance)
     want = min(depth, total)
     if total > settings.SEARCH_EXACT_MAX_PASSAGES:
-        # relaxed_order may hand rows back slightly out of order: collect, then sort them.
-        sql = (
-            f"WITH c AS MATERIALIZED (SELECT p.id, p.embedding <=> %s::vector AS d FROM {source} "  # noqa: S608
-            f"WHERE {where} ORDER BY p.embedding <=> %s::vector LIMIT %s) SELECT id, d FROM c ORDER BY d"
-        )
+        nearest = queryset.order_by("d").values_list("pk", "d")[:depth]
         with transaction.atomic(), connection.cursor() as cursor:
+            # Raw SQL only here: Django has no API for planner settings, and SET LOCAL must run
+            # in the same transaction as the query (it ends with it, so a pooled connection
+            # goes back with the defaults).
             cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
             cursor.execute(f"SET LOCAL hnsw.ef_search = {int(max(settings.SEARCH_HNSW_EF_SEARCH, depth))}")
-            cursor.execute(sql, [literal, *params, literal, depth])
-            rows = cursor.fetchall()
+            rows = list(nearest)
         if len(rows) >= want:
-            return [_Ranked(passage_id=r[0], value=1.0 - float(r[1])) for r in rows], "hnsw"
+            rows.sort(key=lambda row: row[1])  # relaxed_order may hand rows back slightly out of order
+            return [_Ranked(passage_id=pk, value=1.0 - float(d)) for pk, d in rows], "hnsw"
     # The exact scan: `+ 0` is not an indexable ORDER BY, so the user's rows are read and sorted.
-    sql = (
-        f"SELECT p.id, p.embedding <=> %s::vector AS d FROM {source} WHERE {where} "  # noqa: S608
-        "ORDER BY (p.embedding <=> %s::vector) + 0, p.id LIMIT %s"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [literal, *params, literal, depth])
-        rows = cursor.fetchall()
-    return [_Ranked(passage_id=r[0], value=1.0 - float(r[1])) for r in rows], "exact"
+    rows = list(queryset.order_by(distance + 0, "pk").values_list("pk", "d")[:depth])
+    return [_Ranked(passage_id=pk, value=1.0 - float(d)) for pk, d in rows], "exact"
 
 
 def query_terms(query: str) -> list[str]:
-    """The blind-index hashes of the query's content words."""
-    key = blind_index.index_key()
-    return [blind_index.hash_word(word, key=key) for word in distinct_content_words(query, limit=_MAX_QUERY_TERMS)]
+    """The blind-index lexemes of the query's content words."""
+    return blind_index.hash_words(distinct_content_words(query, limit=_MAX_QUERY_TERMS))
+
+
+def _if_matches(term: str, then: float | int) -> Case:
+    """`then` where the passage contains the term, else zero (of the same type)."""
+    zero = Value(0.0) if isinstance(then, float) else Value(0)
+    return Case(When(Q(keywords=blind_index.keyword_query([term])), then=Value(then)), default=zero)
 
 
 def keyword_ranking(
     *, user: User, terms: list[str], filters: SearchFilters, model: str, depth: int, total: int
 ) -> list[_Ranked]:
     """Passages containing any of the hashed terms, best first (idf-weighted, ts_rank tie-break)."""
-    if not terms or total == 0:
+    any_term = blind_index.keyword_query(terms)
+    if any_term is None or total == 0:
         return []
-    source, where, params = _where(user_id=user.pk, model=model, filters=filters)
-    any_term = " | ".join(terms)  # hashes are letters a..p only: nothing to escape
-    counts = ", ".join("count(*) FILTER (WHERE p.keywords @@ to_tsquery('simple', %s))" for _ in terms)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {counts} FROM {source} WHERE {where} AND p.keywords @@ to_tsquery('simple', %s)",  # noqa: S608
-            [*terms, *params, any_term],
-        )
-        frequencies = cursor.fetchone() or ()
+    queryset = _searchable(user=user, model=model, filters=filters)
+    counts = queryset.filter(keywords=any_term).aggregate(
+        **{f"df{i}": Count("pk", filter=Q(keywords=blind_index.keyword_query([t]))) for i, t in enumerate(terms)}
+    )
+    frequencies = [int(counts[f"df{i}"]) for i in range(len(terms))]
     # `total` may be capped (see count_searchable): a word can then be in more passages than it says.
     corpus = max(total, _MIN_IDF_CORPUS, *frequencies)
     idf = {
@@ -210,22 +197,21 @@ def keyword_ranking(
     }
     if not idf:
         return []
-    present = list(idf)
-    score = " + ".join("%s * (p.keywords @@ to_tsquery('simple', %s))::int" for _ in present)
-    matched = " + ".join("(p.keywords @@ to_tsquery('simple', %s))::int" for _ in present)
-    best = "GREATEST(" + ", ".join("%s * (p.keywords @@ to_tsquery('simple', %s))::int" for _ in present) + ")"
-    score_params: list[Any] = [x for term in present for x in (idf[term], term)]
-    matched_params: list[Any] = list(present)
-    any_present = " | ".join(present)
-    sql = (
-        f"SELECT p.id, ({score}) AS s, ({matched}) AS m, {best} AS b, "  # noqa: S608
-        f"ts_rank(p.keywords, to_tsquery('simple', %s)) AS r FROM {source} "
-        f"WHERE {where} AND p.keywords @@ to_tsquery('simple', %s) ORDER BY s DESC, r DESC, p.id LIMIT %s"
+    weighted: list[Combinable] = [_if_matches(term, weight) for term, weight in idf.items()]
+    present = blind_index.keyword_query(idf)
+    assert present is not None  # idf is not empty
+    rows = (
+        queryset.filter(keywords=present)
+        .annotate(
+            s=reduce(add, weighted),
+            m=reduce(add, [_if_matches(term, 1) for term in idf]),
+            b=Greatest(*weighted) if len(weighted) > 1 else weighted[0],
+            r=SearchRank(F("keywords"), present),
+        )
+        .order_by("-s", "-r", "pk")
+        .values_list("pk", "s", "m", "b")[:depth]
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*score_params, *matched_params, *score_params, any_present, *params, any_present, depth])
-        rows = cursor.fetchall()
-    return [_Ranked(passage_id=r[0], value=float(r[1]), terms=int(r[2]), best_idf=float(r[3])) for r in rows]
+    return [_Ranked(passage_id=pk, value=float(s), terms=int(m), best_idf=float(b)) for pk, s, m, b in rows]
 
 
 def fuse(*, vector: list[_Ranked], keyword: list[_Ranked], params: FusionParams) -> list[Hit]:
@@ -248,49 +234,40 @@ def fuse(*, vector: list[_Ranked], keyword: list[_Ranked], params: FusionParams)
     return sorted(hits.values(), key=lambda h: (-h.score, h.vector_rank or 10**9, h.passage_id))
 
 
+def _hit_from(passage: Passage, hit: Hit) -> Hit:
+    return replace(
+        hit,
+        note_id=passage.note_id,
+        note_created_at=passage.note.created_at,
+        position=passage.position,
+        text=passage.text,
+        start=passage.start_seconds,
+        end=passage.end_seconds,
+    )
+
+
 def _load(*, user: User, hits: list[Hit]) -> list[Hit]:
     """Fill in the passages' notes, times and decrypted text (only the user's own rows)."""
     rows = {
         p.pk: p for p in Passage.objects.filter(user=user, pk__in=[h.passage_id for h in hits]).select_related("note")
     }
-    loaded = []
-    for hit in hits:
-        passage = rows.get(hit.passage_id)
-        if passage is None:  # deleted since ranking
-            continue
-        loaded.append(
-            replace(
-                hit,
-                note_id=passage.note_id,
-                note_created_at=passage.note.created_at,
-                position=passage.position,
-                text=passage.text,
-                start=passage.start_seconds,
-                end=passage.end_seconds,
-                extra={"note_title": passage.note.title},
-            )
-        )
-    return loaded
+    return [
+        replace(_hit_from(rows[hit.passage_id], hit), extra={"note_title": rows[hit.passage_id].note.title})
+        for hit in hits
+        if hit.passage_id in rows  # else deleted since ranking
+    ]
 
 
 def _similarities(*, user: User, ids: list[int], vector: Sequence[float]) -> dict[int, float]:
     if not ids:
         return {}
-    table = Passage._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id, 1 - (embedding <=> %s::vector) FROM {table} WHERE user_id = %s AND id = ANY(%s)",  # noqa: S608
-            [_vector_literal(vector), user.pk, ids],
-        )
-        return {row[0]: float(row[1]) for row in cursor.fetchall()}
-
-
-@dataclass
-class SearchResult:
-    hits: list[Hit]
-    method: str  # exact | hnsw | none
-    total: int  # searchable passages under the filters
-    query_vector: list[float] = field(default_factory=list)
+    rows = (
+        Passage.objects.filter(user=user, pk__in=ids)
+        .annotate(d=CosineDistance("embedding", list(vector)))
+        .order_by()
+        .values_list("pk", "d")
+    )
+    return {pk: 1.0 - float(d) for pk, d in rows}
 
 
 def passage_search(
@@ -326,24 +303,6 @@ def passage_search(
 
 def recent_passages(*, user: User, filters: SearchFilters, limit: int) -> list[Hit]:
     """The newest passages under the filters ("what did I say yesterday?" names no topic)."""
-    queryset = Passage.objects.filter(user=user, embedding_model=get_embedder().model_name)
-    if filters.tag:
-        queryset = queryset.filter(note__tag_hashes__contains=[tag_filter_hash(filters.tag)])
-    if filters.since:
-        queryset = queryset.filter(note__created_at__gte=filters.since)
-    if filters.until:
-        queryset = queryset.filter(note__created_at__lt=filters.until)
+    queryset = _searchable(user=user, model=get_embedder().model_name, filters=filters)
     rows = queryset.select_related("note").order_by("-note__created_at", "position")[:limit]
-    return [
-        Hit(
-            passage_id=p.pk,
-            score=0.0,
-            note_id=p.note_id,
-            note_created_at=p.note.created_at,
-            position=p.position,
-            text=p.text,
-            start=p.start_seconds,
-            end=p.end_seconds,
-        )
-        for p in rows
-    ]
+    return [_hit_from(p, Hit(passage_id=p.pk, score=0.0)) for p in rows]

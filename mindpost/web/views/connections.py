@@ -1,4 +1,5 @@
-"""Browser side of the OAuth flows: plain Django views that answer with redirects.
+"""Browser side of the OAuth flows for X and LinkedIn, at /settings/connections/: plain views that
+answer with redirects.
 
 - connect (signed in, POST with CSRF): start the flow, bound to this browser session by a
   nonce, and send the browser to the network.
@@ -9,6 +10,8 @@
   confirmation page naming both accounts instead of linking.
 - confirm: that page's POST (CSRF + a one-time secret); links, then the app's deep link.
 - disconnect: POST only (with CSRF), unlike the reference's GET.
+
+An unknown network slug is the NotFound of networks.get(), shown by AppErrorMiddleware.
 """
 
 from __future__ import annotations
@@ -18,17 +21,17 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.csp import CSP
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from mindpost.accounts.auth import current_user
-from mindpost.core.errors import ApiError
+from mindpost.core.errors import AppError
 from mindpost.posts import connections, networks
 from mindpost.posts.models import OAuthClient
 from mindpost.posts.networks.base import Network
+from mindpost.web.helpers import hx_redirect, is_htmx, web_user
 
 
 class _Redirect(HttpResponseRedirect):
@@ -46,13 +49,6 @@ def _with_query(url: str, **params: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
-def _network(slug: str) -> Network:
-    try:
-        return networks.get(slug)
-    except ApiError as exc:
-        raise Http404("Unknown network") from exc
-
-
 def _finish_url(*, network: Network, client: str, status: str, code: str) -> str:
     if client == OAuthClient.MOBILE:
         base = settings.X_MOBILE_REDIRECT if network.slug == "x" else settings.LINKEDIN_MOBILE_REDIRECT
@@ -67,29 +63,24 @@ _NONCES_KEY = "posts_oauth_nonces"
 @require_POST  # outermost: a GET is a 405 whether or not anyone is signed in
 @login_required
 def connect(request: HttpRequest, network: str) -> HttpResponse:
-    net = _network(network)
+    net = networks.get(network)
     # Binds the flow to this browser: the callback must bring back a session holding it.
     nonce = connections.new_browser_nonce()
     try:
         url = connections.authorization_start(
-            user=current_user(request), network=net, client=OAuthClient.WEB, browser_nonce=nonce
+            user=web_user(request), network=net, client=OAuthClient.WEB, browser_nonce=nonce
         )
-    except ApiError as exc:
+    except AppError as exc:
+        # Back to the settings page, whose connections panel explains the code.
         back = _finish_url(network=net, client=OAuthClient.WEB, status="error", code=exc.code)
-        return _hx_redirect(back) if getattr(request, "htmx", False) else _Redirect(back)
+        return hx_redirect(back) if is_htmx(request) else _Redirect(back)
     nonces = [n for n in request.session.get(_NONCES_KEY, []) if isinstance(n, str)]
     request.session[_NONCES_KEY] = [*nonces, nonce][-connections.MAX_SESSION_NONCES :]
     # The CSP's form-action 'self' also applies to where a form POST is redirected, so no 302
     # to the network: HTMX navigates on HX-Redirect, a plain form gets a page that moves on.
-    if getattr(request, "htmx", False):
-        return _hx_redirect(url)
+    if is_htmx(request):
+        return hx_redirect(url)
     return render(request, "web/connection_continue.html", {"network": net, "url": url})
-
-
-def _hx_redirect(url: str) -> HttpResponse:
-    response = HttpResponse(status=204)
-    response["HX-Redirect"] = url
-    return response
 
 
 def _refused(request: HttpRequest, *, net: Network, code: str, message: str, status: int) -> HttpResponse:
@@ -115,7 +106,7 @@ def _allow_form_action(response: HttpResponse, url: str) -> None:
 @require_GET
 @never_cache
 def callback(request: HttpRequest, network: str) -> HttpResponse:
-    net = _network(network)
+    net = networks.get(network)
     user = request.user if request.user.is_authenticated else None
     result = connections.authorization_complete(
         network=net,
@@ -152,7 +143,7 @@ def callback(request: HttpRequest, network: str) -> HttpResponse:
 @never_cache
 def confirm(request: HttpRequest, network: str) -> HttpResponse:
     """The confirmation page's buttons: Link or Cancel. Only this POST creates the connection."""
-    net = _network(network)
+    net = networks.get(network)
     accept = request.POST.get("action") == "link"
     result = connections.link_confirm(network=net, confirmation=request.POST.get("confirmation", ""), accept=accept)
     if result.code == "invalid_confirmation":
@@ -165,7 +156,7 @@ def confirm(request: HttpRequest, network: str) -> HttpResponse:
 @login_required
 @require_POST
 def disconnect(request: HttpRequest, network: str) -> HttpResponse:
-    net = _network(network)
-    removed = connections.disconnect(user=current_user(request), network=net)
+    net = networks.get(network)
+    removed = connections.disconnect(user=web_user(request), network=net)
     code = "disconnected" if removed else "not_connected"
     return _Redirect(_finish_url(network=net, client=OAuthClient.WEB, status="disconnected", code=code))

@@ -9,9 +9,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from mindpost.accounts.models import User
-from mindpost.chat import search
-from mindpost.chat.search import FusionParams, SearchFilters, passage_search
+from mindpost.notes import search
 from mindpost.notes.models import Note, Passage
+from mindpost.notes.selectors import FusionParams, SearchFilters, passage_search
 from tests.chat.helpers import GREECE, GYM, OSAKA, RUN
 from tests.fakes.openai_server import FakeOpenAI
 

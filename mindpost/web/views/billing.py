@@ -1,4 +1,4 @@
-"""Billing web pages (session auth + CSRF) under /subscriptions/, the reference's web paths.
+"""Plan and payment pages under /subscriptions/, the reference's web paths (session auth + CSRF).
 
 Stripe pages are on another origin, and the CSP's form-action 'self' stops a form POST from
 being redirected there; so HTMX gets an HX-Redirect (a plain navigation) and a browser
@@ -7,65 +7,38 @@ without JavaScript gets a page with a link to continue.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from mindpost.billing import selectors, services
-from mindpost.core.errors import ApiError
-
-
-def plan_panel_context(*, user: Any) -> dict[str, Any]:
-    """Context for the "billing/_plan_panel.html" partial (the settings page can include it)."""
-    summary = selectors.usage_summary(user=user)
-    labels = {
-        "recordings": "Recordings",
-        "generations": "Post generations",
-        "chat_messages": "Chat messages",
-        "publishes": "Publishes",
-    }
-    return {
-        "billing": summary,
-        "billing_rows": [
-            {"label": label, "used": summary["used"][metric], "limit": summary["limits"][metric]}
-            for metric, label in labels.items()
-        ],
-        "billing_plans": selectors.plans_purchasable() if summary["billing_enabled"] else [],
-        "billing_has_customer": summary["billing_enabled"] and _has_customer(user),
-    }
-
-
-def _has_customer(user: Any) -> bool:
-    from mindpost.billing.models import BillingCustomer
-
-    return BillingCustomer.objects.filter(user=user).exclude(stripe_customer_id=None).exists()
+from mindpost.billing import selectors as billing_selectors
+from mindpost.billing import services as billing_services
+from mindpost.core.errors import AppError
+from mindpost.web.helpers import hx_redirect, is_htmx, web_user
 
 
 def _go_to(request: HttpRequest, url: str, *, title: str) -> HttpResponse:
-    if getattr(request, "htmx", False):
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = url
-        return response
-    return render(request, "billing/continue.html", {"url": url, "title": title})
+    if is_htmx(request):
+        return hx_redirect(url)
+    return render(request, "web/billing_continue.html", {"url": url, "title": title})
 
 
 @login_required
 @require_GET
 def upgrade(request: HttpRequest) -> HttpResponse:
-    return render(request, "billing/upgrade.html", plan_panel_context(user=request.user))
+    return render(request, "web/upgrade.html", billing_selectors.plan_panel_context(user=web_user(request)))
 
 
 @login_required
 @require_POST
 def checkout(request: HttpRequest) -> HttpResponse:
     try:
-        result = services.checkout_start(user=request.user, plan_code=request.POST.get("plan", ""))
-    except ApiError as exc:
-        messages.error(request, str(exc.detail))
+        result = billing_services.checkout_start(user=web_user(request), plan_code=request.POST.get("plan", ""))
+    except AppError as exc:
+        # Shown on the plan page it came from, where the choice can be made again.
+        messages.error(request, exc.detail)
         return redirect("billing:upgrade")
     if result.mode == "checkout" and result.url:
         return _go_to(request, result.url, title="Continue to secure checkout")
@@ -78,9 +51,9 @@ def checkout(request: HttpRequest) -> HttpResponse:
 @require_POST
 def portal(request: HttpRequest) -> HttpResponse:
     try:
-        url = services.portal_start(user=request.user)
-    except ApiError as exc:
-        messages.error(request, str(exc.detail))
+        url = billing_services.portal_start(user=web_user(request))
+    except AppError as exc:
+        messages.error(request, exc.detail)
         return redirect("billing:upgrade")
     return _go_to(request, url, title="Continue to the billing portal")
 
