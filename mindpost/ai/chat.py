@@ -97,14 +97,58 @@ class OpenAIChatModel:
     async def astream(
         self, *, messages: list[dict[str, str]], max_tokens: int = 512, temperature: float = 0.2
     ) -> AsyncIterator[str]:
+        deltas = await self.aopen_stream(messages=messages, max_tokens=max_tokens, temperature=temperature)
+        try:
+            async for delta in deltas:
+                yield delta
+        finally:
+            await deltas.aclose()
+
+    async def aopen_stream(
+        self, *, messages: list[dict[str, str]], max_tokens: int = 512, temperature: float = 0.2
+    ) -> _DeltaStream:
+        """Open the stream and return once the response headers are in, before the first token.
+
+        A server that is down or refuses fails here; llama.cpp sends its headers at once, so
+        this costs a round trip, not the prompt evaluation. Close the result (`aclose`) when done."""
         request = self._request(messages, max_tokens, temperature)
-        with mapped_errors(self.label):
-            # A client per call: an async connection pool belongs to the event loop that made it.
-            async with make_async_client(
-                base_url=self._base_url, api_key=self._api_key, timeout=self._timeout, max_retries=self._max_retries
-            ) as client:
+        # A client per call: an async connection pool belongs to the event loop that made it.
+        client = make_async_client(
+            base_url=self._base_url, api_key=self._api_key, timeout=self._timeout, max_retries=self._max_retries
+        )
+        try:
+            with mapped_errors(self.label):
                 chunks = await client.chat.completions.create(**request, stream=True)
-                async with chunks:
-                    async for chunk in chunks:
-                        if chunk.choices and chunk.choices[0].delta.content:
-                            yield chunk.choices[0].delta.content
+        except BaseException:
+            await client.close()
+            raise
+        return _DeltaStream(client, chunks, self.label)
+
+
+class _DeltaStream:
+    """The text deltas of an opened completion stream; `aclose` drops the connection (and
+    llama.cpp then stops generating), whether or not iteration has started."""
+
+    def __init__(self, client: openai.AsyncOpenAI, chunks: Any, label: str) -> None:
+        self._client, self._chunks, self._label = client, chunks, label
+        self._iterator = chunks.__aiter__()
+        self._closed = False
+
+    def __aiter__(self) -> _DeltaStream:
+        return self
+
+    async def __anext__(self) -> str:
+        while True:
+            with mapped_errors(self._label):
+                chunk = await self._iterator.__anext__()
+            if chunk.choices and chunk.choices[0].delta.content:
+                return str(chunk.choices[0].delta.content)
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self._chunks.close()
+        finally:
+            await self._client.close()

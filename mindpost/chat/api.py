@@ -1,4 +1,4 @@
-"""Search and chat endpoints. Thin: parse, call a service or selector, render.
+"""Chat endpoints. Thin: parse, call a service or selector, render.
 
 Streaming: POST /api/chat/conversations/{id}/messages/ with `Accept: text/event-stream`. The
 URL's view is async (see `ConversationMessagesView.as_view`): authentication, throttling, input
@@ -11,13 +11,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
-from django.http import HttpRequest, HttpResponseBase, JsonResponse, StreamingHttpResponse
-from django.utils.dateparse import parse_date, parse_datetime
+from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -28,13 +25,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mindpost.accounts.auth import current_user
-from mindpost.ai.types import AIError
 from mindpost.chat import selectors, services, streaming
-from mindpost.chat.citations import excerpt
-from mindpost.chat.dates import user_zone
 from mindpost.chat.models import Conversation
-from mindpost.chat.search import SearchFilters, passage_search
-from mindpost.core.errors import ApiError, error_body
+from mindpost.core.errors import AppError, Invalid, app_error_json, error_body
 from mindpost.core.pagination import PageNumberPagination
 
 logger = logging.getLogger(__name__)
@@ -113,25 +106,6 @@ class ConversationDetailOutput(ConversationOutput):
     messages = MessageOutput(many=True)
 
 
-class SearchHitOutput(serializers.Serializer):
-    note_id = serializers.UUIDField()
-    passage_id = serializers.IntegerField()
-    note_created_at = serializers.DateTimeField()
-    note_title = serializers.CharField()
-    excerpt = serializers.CharField()
-    start = serializers.FloatField(allow_null=True)
-    end = serializers.FloatField(allow_null=True)
-    score = serializers.FloatField(help_text="Fused rank score (higher is better; compare within one result).")
-    similarity = serializers.FloatField(allow_null=True, help_text="Cosine similarity of passage and query.")
-    keyword_match = serializers.BooleanField(help_text="A rare word of the query occurs in the passage.")
-
-
-class SearchOutput(serializers.Serializer):
-    query = serializers.CharField()
-    count = serializers.IntegerField()
-    results = SearchHitOutput(many=True)
-
-
 def _reply_body(reply: services.ChatReply) -> dict[str, Any]:
     return {
         "response": reply.response,
@@ -144,92 +118,8 @@ def _reply_body(reply: services.ChatReply) -> dict[str, Any]:
 
 def _body(request: Request) -> dict[str, Any]:
     if not isinstance(request.data, dict):
-        raise ApiError("Send a JSON object.", code="malformed_request")
+        raise Invalid("Send a JSON object.", code="malformed_request")
     return request.data
-
-
-# --- Search -----------------------------------------------------------------------------------
-
-
-def _moment(name: str, raw: str, *, tz: Any, end: bool) -> datetime:
-    """An ISO date (a whole day in the user's time zone) or date-time (naive: user's zone)."""
-    raw = raw.strip()
-    try:
-        moment = parse_datetime(raw)
-        day = None if moment else parse_date(raw)
-    except ValueError:
-        moment = day = None
-    if moment is not None:
-        return moment if moment.tzinfo else moment.replace(tzinfo=tz)
-    if isinstance(day, date):
-        start = datetime.combine(day, time.min, tzinfo=tz)
-        return start + timedelta(days=1) if end else start  # `until` a date includes that day
-    raise ApiError(
-        "Use an ISO 8601 date or date-time, e.g. 2026-01-31 or 2026-01-31T09:30:00Z.",
-        code="invalid_filter",
-        fields={name: ["Not an ISO 8601 date or date-time."]},
-    )
-
-
-class SearchView(APIView):
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("q", str, required=True, description="What to look for (words or a question)."),
-            OpenApiParameter("tag", str, description="Only notes with this tag."),
-            OpenApiParameter("since", str, description="ISO date or date-time; dates are whole days in your zone."),
-            OpenApiParameter("until", str, description="ISO date (inclusive) or date-time (exclusive)."),
-            OpenApiParameter("limit", int, description="How many passages (default 10, at most SEARCH_MAX_LIMIT)."),
-        ],
-        responses={200: SearchOutput},
-    )
-    def get(self, request: Request) -> Response:
-        user = current_user(request)
-        params = request.query_params
-        query = (params.get("q") or "").strip()
-        if not query:
-            raise ApiError("Say what to search for.", code="empty_query", fields={"q": ["This field is required."]})
-        if len(query) > settings.CHAT_MAX_MESSAGE_CHARS:
-            raise ApiError("The query is too long.", code="query_too_long", fields={"q": ["Too long."]})
-        try:
-            limit = int(params.get("limit") or 10)
-        except ValueError:
-            limit = 0
-        if not 1 <= limit <= settings.SEARCH_MAX_LIMIT:
-            raise ApiError(
-                f"limit must be between 1 and {settings.SEARCH_MAX_LIMIT}.",
-                code="invalid_filter",
-                fields={"limit": [f"An integer from 1 to {settings.SEARCH_MAX_LIMIT}."]},
-            )
-        tz = user_zone(user.timezone)
-        since = _moment("since", params["since"], tz=tz, end=False) if params.get("since") else None
-        until = _moment("until", params["until"], tz=tz, end=True) if params.get("until") else None
-        if since and until and since >= until:
-            raise ApiError("`since` must be before `until`.", code="invalid_filter", fields={"since": ["After until."]})
-        tag = (params.get("tag") or "").strip() or None
-        try:
-            result = passage_search(
-                user=user, query=query, filters=SearchFilters(tag=tag, since=since, until=until), limit=limit
-            )
-        except AIError as exc:
-            raise ApiError(
-                "The search model is unavailable right now.", code="model_unavailable", status_code=503
-            ) from exc
-        results = [
-            {
-                "note_id": hit.note_id,
-                "passage_id": hit.passage_id,
-                "note_created_at": hit.note_created_at,
-                "note_title": hit.extra.get("note_title", ""),
-                "excerpt": excerpt(hit.text, answer=query),
-                "start": hit.start,
-                "end": hit.end,
-                "score": round(hit.score, 6),
-                "similarity": round(hit.similarity, 4) if hit.similarity is not None else None,
-                "keyword_match": hit.keyword_rank is not None,
-            }
-            for hit in result.hits
-        ]
-        return Response(SearchOutput({"query": query, "count": len(results), "results": results}).data)
 
 
 # --- Chat (reference path) --------------------------------------------------------------------
@@ -336,8 +226,8 @@ class EventStreamRenderer(BaseRenderer):
 
 
 class SseResponse(StreamingHttpResponse):
-    """Returned by the DRF view for a streaming request; the async wrapper starts the model and
-    fills in the event stream (or turns the response into a 503 if the model is down)."""
+    """Returned by the DRF view for a streaming request; the async wrapper opens the model's
+    stream and fills in the event stream (or turns the response into a 503 if the model is down)."""
 
     def __init__(self, prepared: services.PreparedTurn) -> None:
         super().__init__(streaming_content=iter(()), content_type="text/event-stream; charset=utf-8")
@@ -346,20 +236,12 @@ class SseResponse(StreamingHttpResponse):
         self["X-Accel-Buffering"] = "no"  # nginx: do not buffer the stream
 
     async def start(self) -> HttpResponseBase:
-        prepared = self.prepared
-        if not prepared.found:
-            self.streaming_content = streaming.not_found_events(prepared, done=_reply_body)
-            return self
         try:
-            first, rest, model_name = await services.astart_answer(prepared=prepared)
-        except ApiError as exc:
-            body = error_body(code=exc.code, detail=str(exc.detail), fields=exc.fields, **exc.extra)
-            response = JsonResponse(body, status=exc.status_code)
-            response["Retry-After"] = str(exc.extra.get("retry_after", 30))
-            return response
-        self.streaming_content = streaming.answer_events(
-            prepared, first, rest, model_name, done=_reply_body, broken=_model_broke_off
-        )
+            self.streaming_content = await streaming.open_stream(
+                self.prepared, done=_reply_body, broken=_model_broke_off
+            )
+        except AppError as exc:
+            return app_error_json(exc)
         return self
 
 
@@ -411,8 +293,10 @@ class ConversationMessagesView(APIView):
         },
         description=(
             "Ask a question in this conversation. With `Accept: text/event-stream` the answer streams as "
-            "server-sent events: `start` {conversation_id, found}, `token` {text} for each piece, then `done` "
-            "(the same body as the JSON answer, with citations), or `error` {code, detail, passages}."
+            "server-sent events: `start` {conversation_id, found}, `sources` {sources: [{passage_id, note_id, "
+            "note_title, note_created_at, excerpt, start, end}]} (the passages given to the model, sent before it "
+            "answers; empty when nothing matched), `token` {text} for each piece, then `done` (the same body as "
+            "the JSON answer, with citations), or `error` {code, detail, passages}."
         ),
     )
     def post(self, request: Request, conversation_id: str) -> HttpResponseBase:

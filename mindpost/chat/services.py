@@ -8,7 +8,7 @@ turns. Citations are checked and attributed on the server (citations.py). The tu
 only once there is an answer: a failed model call leaves nothing behind and gives the unit back.
 
 The JSON path runs chat_prepare + chat_complete in the request; the streaming path runs
-chat_prepare in the request, streams with astart_answer in the async view, and stores the
+chat_prepare in the request, streams with aopen_answer in the async view, and stores the
 turn with chat_finish.
 """
 
@@ -31,13 +31,21 @@ from mindpost.ai import get_chat_model
 from mindpost.ai.types import AIError
 from mindpost.billing import metering
 from mindpost.chat import citations as cite
-from mindpost.chat.dates import TimeFilter, parse_time_filter, user_zone
+from mindpost.chat.dates import TimeFilter, parse_time_filter
 from mindpost.chat.models import AnswerKind, Conversation, Message, MessageRole
 from mindpost.chat.prompts import NOT_FOUND_ANSWER, ContextPassage, build_messages
-from mindpost.chat.search import Hit, SearchFilters, passage_search, recent_passages
 from mindpost.chat.selectors import conversation_get, conversation_history
-from mindpost.chat.text import distinct_content_words
-from mindpost.core.errors import ApiError
+from mindpost.core.errors import Invalid, NotFound, Unavailable
+from mindpost.core.filters import user_zone
+from mindpost.notes.selectors import (
+    Hit,
+    SearchFilters,
+    distinct_content_words,
+    excerpt,
+    note_list,
+    passage_search,
+    recent_passages,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -51,9 +59,7 @@ _RRF_K = 60
 def conversation_create(*, user: User, title: Any = "") -> Conversation:
     title = title.strip() if isinstance(title, str) else ""
     if len(title) > 200:
-        raise ApiError(
-            "The title is longer than 200 characters.", code="title_too_long", fields={"title": ["Max 200."]}
-        )
+        raise Invalid("The title is longer than 200 characters.", code="title_too_long", fields={"title": ["Max 200."]})
     return Conversation.objects.create(user=user, title=title)
 
 
@@ -66,14 +72,14 @@ def conversation_delete(*, conversation: Conversation) -> None:
 
 def clean_question(message: Any) -> str:
     if message is None or (isinstance(message, str) and not message.strip()):
-        raise ApiError(
+        raise Invalid(
             "Message is required.", code="empty_message", fields={"message": ["This field may not be blank."]}
         )
     if not isinstance(message, str):
-        raise ApiError("The message must be a string.", code="invalid", fields={"message": ["Not a valid string."]})
+        raise Invalid("The message must be a string.", code="invalid", fields={"message": ["Not a valid string."]})
     limit = settings.CHAT_MAX_MESSAGE_CHARS
     if len(message) > limit:
-        raise ApiError(
+        raise Invalid(
             f"The message is longer than {limit} characters.",
             code="message_too_long",
             fields={"message": [f"At most {limit} characters."]},
@@ -205,7 +211,7 @@ def passage_payload(hit: Hit, *, answer: str = "") -> dict[str, Any]:
         "note_id": str(hit.note_id),
         "passage_id": hit.passage_id,
         "note_created_at": hit.note_created_at.isoformat() if hit.note_created_at else None,
-        "excerpt": cite.excerpt(hit.text, answer=answer),
+        "excerpt": excerpt(hit.text, answer=answer),
         "start": hit.start,
         "end": hit.end,
     }
@@ -233,7 +239,7 @@ def chat_prepare(
             context = [
                 ContextPassage(
                     number=i,
-                    text=cite.excerpt(hit.text, answer=focus, limit=settings.CHAT_PASSAGE_CHARS),
+                    text=excerpt(hit.text, answer=focus, limit=settings.CHAT_PASSAGE_CHARS),
                     created_at=hit.note_created_at,
                     start=hit.start,
                 )
@@ -245,10 +251,9 @@ def chat_prepare(
     except AIError as exc:
         # The query could not be embedded (EMBED_BACKEND=openai and the service is down).
         release_unit(user=user)
-        raise ApiError(
+        raise Unavailable(
             "Search is unavailable right now because the embedding model is not reachable.",
             code="model_unavailable",
-            status_code=503,
             extra={"passages": [], "conversation_id": str(conversation.pk) if conversation else None},
         ) from exc
     except BaseException:
@@ -264,12 +269,11 @@ def release_unit(*, user: User) -> None:
         logger.exception("could not give a chat unit back")
 
 
-def model_unavailable(prepared: PreparedTurn) -> ApiError:
-    """503 with the retrieved passages, so the client can still show what the notes say."""
-    return ApiError(
+def model_unavailable(prepared: PreparedTurn) -> Unavailable:
+    """The model is down: with the retrieved passages, so the client can still show what the notes say."""
+    return Unavailable(
         "The language model is unavailable right now. Here are the passages that match your question.",
         code="model_unavailable",
-        status_code=503,
         extra={
             "passages": [passage_payload(hit) for hit in prepared.retrieval.hits],
             "conversation_id": str(prepared.conversation.pk) if prepared.conversation else None,
@@ -296,22 +300,36 @@ def chat_complete(*, prepared: PreparedTurn) -> ChatReply:
     return chat_finish(prepared=prepared, answer=answer, model_name=model.model_name)
 
 
-async def astart_answer(*, prepared: PreparedTurn) -> tuple[str, AsyncIterator[str], str]:
-    """Start streaming the answer and wait for its first token, so that a model that is down
-    becomes a 503 before any event is sent. Returns (first delta, the rest, model name)."""
+async def aopen_answer(*, prepared: PreparedTurn) -> tuple[AsyncIterator[str], str]:
+    """Open the model's answer stream without waiting for its first token: a model that is down
+    (nothing listening, or an error status) becomes a 503 here, while the caller can still
+    answer with a status. Returns (the deltas, model name); the deltas must be closed (aclose)."""
     from asgiref.sync import sync_to_async
 
     model = get_chat_model()
-    stream = model.astream(messages=prepared.messages, **_generation_options())
+    aopen = getattr(model, "aopen_stream", None)
+    if aopen is None:  # a backend that cannot open before it streams: failures come in-stream
+        return model.astream(messages=prepared.messages, **_generation_options()), model.model_name
     try:
-        first = await anext(stream)
-    except StopAsyncIteration:
-        first = ""
+        stream: AsyncIterator[str] = await aopen(messages=prepared.messages, **_generation_options())
     except AIError as exc:
         logger.warning("chat model stream failed to start", extra={"error": str(exc)})
         await sync_to_async(release_unit)(user=prepared.user)
         raise model_unavailable(prepared) from exc
-    return first, stream, model.model_name
+    return stream, model.model_name
+
+
+def sources_payload(prepared: PreparedTurn) -> list[dict[str, Any]]:
+    """The passages given to the model, in prompt order, as the `sources` event shows them."""
+    hits = prepared.retrieval.hits
+    titles: dict[Any, str] = dict(
+        note_list(user=prepared.user)
+        .filter(pk__in={hit.note_id for hit in hits if hit.note_id})
+        .values_list("pk", "title")
+    )
+    return [
+        {**passage_payload(hit, answer=prepared.question), "note_title": titles.get(hit.note_id, "")} for hit in hits
+    ]
 
 
 def chat_finish(*, prepared: PreparedTurn, answer: str, model_name: str) -> ChatReply:
@@ -338,7 +356,7 @@ def chat_finish(*, prepared: PreparedTurn, answer: str, model_name: str) -> Chat
         else:
             locked = Conversation.objects.select_for_update().filter(pk=conversation.pk).first()
             if locked is None:  # deleted while the model was answering
-                raise ApiError("Conversation not found.", code="conversation_not_found", status_code=404)
+                raise NotFound("Conversation not found.")
             conversation = locked
             if not conversation.title:
                 conversation.title = _title(prepared.question)

@@ -1,7 +1,14 @@
 """The server-sent event sequence of a streamed answer, shared by the API and the web app.
 
-`start` {conversation_id, found}, `token` {text} for each piece, then `done` (the caller's body
-for the stored reply) or `error` {code, detail, ...}. The callers differ only in those two bodies.
+`start` {conversation_id, found}, `sources` {sources: [passage, ...]} with the passages that
+ground the answer (in the order the model sees them; empty when nothing was found), `token`
+{text} for each piece, then `done` (the caller's body for the stored reply) or `error`
+{code, detail, ...}. The callers differ only in those two bodies.
+
+Evidence first: `start` and `sources` are sent as soon as the passages are retrieved; the model's
+stream is only *opened* before the response starts (its headers, not its first token), so a model
+that is down is still a 503 with the passages, and a slow one no longer holds the sources back.
+A failure after that (no first token, a stream that breaks off) is an in-stream `error` event.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from asgiref.sync import sync_to_async
 
 from mindpost.ai.types import AIError
 from mindpost.chat import services
-from mindpost.core.errors import ApiError, error_body
+from mindpost.core.errors import NotFound, error_body
 
 logger = logging.getLogger(__name__)
 
@@ -31,13 +38,14 @@ async def not_found_events(prepared: services.PreparedTurn, *, done: DoneBody) -
     """The "nothing in your notes" answer, stored without a model call."""
     reply = await sync_to_async(services.chat_complete)(prepared=prepared)
     yield sse_event("start", {"conversation_id": str(reply.conversation_id), "found": False})
+    yield sse_event("sources", {"sources": []})
     yield sse_event("token", {"text": reply.response})
     yield sse_event("done", done(reply))
 
 
 async def answer_events(
     prepared: services.PreparedTurn,
-    first: str,
+    sources: list[dict[str, Any]],
     rest: AsyncIterator[str],
     model_name: str,
     *,
@@ -48,11 +56,9 @@ async def answer_events(
     stream breaks off (its quota unit is given back and nothing is stored)."""
     conversation_id = str(prepared.conversation.pk) if prepared.conversation else None
     yield sse_event("start", {"conversation_id": conversation_id, "found": True})
-    parts = [first]
-    completed = False
+    yield sse_event("sources", {"sources": sources})
+    parts: list[str] = []
     try:
-        if first:
-            yield sse_event("token", {"text": first})
         try:
             async for delta in rest:
                 parts.append(delta)
@@ -62,18 +68,30 @@ async def answer_events(
             await sync_to_async(services.release_unit)(user=prepared.user)
             yield sse_event("error", broken(prepared))
             return
-        completed = True
     finally:
-        if not completed:
-            # The client went away (or the model failed): stop generating.
-            aclose = getattr(rest, "aclose", None)
-            if aclose is not None:
-                await aclose()
+        # Always release the connection; if the client went away (or the model failed) this is
+        # also what stops the model generating.
+        aclose = getattr(rest, "aclose", None)
+        if aclose is not None:
+            await aclose()
     try:
         reply = await sync_to_async(services.chat_finish)(
             prepared=prepared, answer="".join(parts), model_name=model_name
         )
-    except ApiError as exc:  # the conversation was deleted meanwhile
+    except NotFound as exc:  # the conversation was deleted meanwhile
         yield sse_event("error", error_body(code=exc.code, detail=str(exc.detail)))
         return
     yield sse_event("done", done(reply))
+
+
+async def open_stream(prepared: services.PreparedTurn, *, done: DoneBody, broken: BrokenBody) -> AsyncIterator[str]:
+    """The whole event sequence of a prepared turn, for the API and the web app alike.
+
+    The model's stream is opened here, before any event is sent, so a model that is down raises
+    its AppError (503 `model_unavailable`, with the passages) while the caller can still answer
+    with a status instead of a stream. Its first token is not awaited: `sources` goes out first."""
+    if not prepared.found:
+        return not_found_events(prepared, done=done)
+    sources = await sync_to_async(services.sources_payload)(prepared)
+    rest, model_name = await services.aopen_answer(prepared=prepared)
+    return answer_events(prepared, sources, rest, model_name, done=done, broken=broken)

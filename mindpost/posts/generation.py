@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -19,8 +20,11 @@ from typing import Any
 from django.conf import settings
 
 from mindpost.accounts.models import User
+from mindpost.ai import get_chat_model
+from mindpost.ai.types import AIError, TransientAIError
 from mindpost.billing import metering
-from mindpost.core.errors import ApiError
+from mindpost.core.errors import AppError, Invalid, Unavailable, UpstreamFailed
+from mindpost.notes.models import Note, NoteStatus
 from mindpost.posts import length, selectors
 from mindpost.posts.models import PostFormat
 from mindpost.posts.networks.base import Network
@@ -30,14 +34,75 @@ logger = logging.getLogger(__name__)
 SHORT_MAX = 280
 MEDIUM_MAX = 1000
 MAX_TOPICS = 5
+MAX_HASHTAG_CHARS = 40
 
 
 @dataclass(frozen=True)
 class Variant:
     post_text: str
-    topics: list[str]
+    topics: list[str]  # valid X hashtags without the "#" (see `hashtag`)
     character_count: int
     parts: list[str]  # thread posts as they will be published; [] for single posts
+    # The draft as the web card shows it and "Use draft" puts it in the editor: the text with the
+    # hashtags that fit the limit (see `with_hashtags`). One string, built here, for both.
+    draft_text: str = ""
+    draft_count: int = 0
+
+
+# --- hashtags --------------------------------------------------------------------------------
+def _hashtag_char(char: str) -> bool:
+    # What X (twitter-text's hashtag rule) accepts in a hashtag: letters, marks, decimal digits, "_".
+    return char == "_" or unicodedata.category(char)[0] in "LM" or unicodedata.category(char) == "Nd"
+
+
+def hashtag(topic: Any) -> str | None:
+    """A model's topic as a valid X hashtag, without the "#"; None when it cannot be one.
+
+    Words are joined in CamelCase ("remote work" -> "RemoteWork", "#self-care" -> "SelfCare"):
+    X hashtags end at the first space or punctuation, and CamelCase stays readable (and is read
+    word by word by screen readers). A single word keeps its case ("AI", "python"). Pure digits
+    ("#2024") are not hashtags on X; over MAX_HASHTAG_CHARS is a sentence, not a tag: both dropped."""
+    if not isinstance(topic, str):
+        return None
+    words, word = [], ""
+    for char in unicodedata.normalize("NFC", topic.strip().lstrip("#\uff03")):
+        if _hashtag_char(char):
+            word += char
+        elif word:
+            words.append(word)
+            word = ""
+    if word:
+        words.append(word)
+    if len(words) > 1:
+        words = [w[:1].upper() + w[1:] for w in words]
+    tag = "".join(words)
+    if not tag or len(tag) > MAX_HASHTAG_CHARS or not any(unicodedata.category(c)[0] in "LM" for c in tag):
+        return None
+    return tag
+
+
+def hashtags(topics: Any) -> list[str]:
+    """The valid, distinct (case-insensitively) hashtags of a list of topics, at most MAX_TOPICS."""
+    out: dict[str, str] = {}
+    for topic in topics if isinstance(topics, list) else []:
+        tag = hashtag(topic)
+        if tag is not None:
+            out.setdefault(tag.casefold(), tag)
+    return list(out.values())[:MAX_TOPICS]
+
+
+def with_hashtags(text: str, topics: list[str], *, limit: int, sep: str = "\n\n") -> str:
+    """`text` followed by the hashtags it does not already contain, as many as fit in `limit`
+    (X's weighted length; for a thread, `text` is its last post)."""
+    present = {match.casefold() for match in re.findall(r"#(\w+)", text)}
+    tags: list[str] = []
+    for topic in topics:
+        if topic.casefold() in present:
+            continue
+        candidate = " ".join(f"#{t}" for t in [*tags, topic])
+        if length.fits(f"{text}{sep}{candidate}", limit):
+            tags.append(topic)
+    return f"{text}{sep}{' '.join('#' + t for t in tags)}" if tags else text
 
 
 @dataclass(frozen=True)
@@ -57,41 +122,39 @@ def variant_range(max_chars: int) -> tuple[int, int]:
 
 
 # --- notes ---------------------------------------------------------------------------------
-def _ready_notes(*, user: User, note_ids: list[uuid.UUID]) -> list[Any]:
-    from mindpost.notes.models import Note, NoteStatus
-
+def _ready_notes(*, user: User, note_ids: list[uuid.UUID]) -> list[Note]:
     if not note_ids:
-        raise ApiError(
+        raise Invalid(
             "No brain dump UUIDs were provided.",
             code="notes_required",
-            fields={"brain_dump_uuids": ["Pick at least one note."]},
+            fields={"note_ids": ["Pick at least one note."]},
         )
     unique = list(dict.fromkeys(note_ids))
     if len(unique) > settings.POSTS_GENERATION_MAX_NOTES:
-        raise ApiError(
+        raise Invalid(
             f"Pick at most {settings.POSTS_GENERATION_MAX_NOTES} notes.",
             code="too_many_notes",
-            fields={"brain_dump_uuids": [f"At most {settings.POSTS_GENERATION_MAX_NOTES} notes."]},
+            fields={"note_ids": [f"At most {settings.POSTS_GENERATION_MAX_NOTES} notes."]},
         )
     notes = {note.pk: note for note in Note.objects.filter(user=user, pk__in=unique)}
     missing = [str(note_id) for note_id in unique if note_id not in notes]
     if missing:
         # Someone else's note is reported exactly like a note that doesn't exist.
-        raise ApiError(
+        raise Invalid(
             "No valid brain dumps found for the provided UUIDs.",
             code="notes_not_found",
-            fields={"brain_dump_uuids": [f"Unknown note: {note_id}" for note_id in missing]},
+            fields={"note_ids": [f"Unknown note: {note_id}" for note_id in missing]},
         )
     not_ready = [str(pk) for pk, note in notes.items() if note.status != NoteStatus.READY]
     if not_ready:
-        raise ApiError(
+        raise Invalid(
             "Some notes are still being processed or failed.",
             code="notes_not_ready",
-            fields={"brain_dump_uuids": [f"Not ready: {note_id}" for note_id in not_ready]},
+            fields={"note_ids": [f"Not ready: {note_id}" for note_id in not_ready]},
         )
     ordered = sorted(notes.values(), key=lambda note: note.created_at)
     if not any((note.transcription or "").strip() for note in ordered):
-        raise ApiError("These notes have no text to write about.", code="notes_empty")
+        raise Invalid("These notes have no text to write about.", code="notes_empty")
     return ordered
 
 
@@ -165,8 +228,7 @@ def parse_reply(raw: str, *, fmt: str) -> list[dict[str, Any]]:
             item = {"post_text": item}
         if not isinstance(item, dict):
             continue
-        topics_raw = item.get("topics")
-        topics = [str(t).strip()[:40] for t in topics_raw if str(t).strip()] if isinstance(topics_raw, list) else []
+        topics = hashtags(item.get("topics"))
         parts_raw = item.get("parts")
         parts: list[str] = []
         if isinstance(parts_raw, list):
@@ -181,25 +243,22 @@ def parse_reply(raw: str, *, fmt: str) -> list[dict[str, Any]]:
             if not parts:
                 continue
             text = " ".join(parts)
-        variants.append({"post_text": text, "parts": parts, "topics": topics[:MAX_TOPICS]})
+        variants.append({"post_text": text, "parts": parts, "topics": topics})
     return variants
 
 
 # --- the model -----------------------------------------------------------------------------
 def _complete(model: Any, *, messages: list[dict[str, str]], max_tokens: int, temperature: float) -> str:
-    from mindpost.ai.types import AIError, TransientAIError
-
     try:
         return str(model.complete(messages=messages, max_tokens=max_tokens, temperature=temperature, json=True))
     except TransientAIError as exc:
-        raise ApiError(
+        raise Unavailable(
             "The writing model is busy or unavailable. Try again in a moment.",
             code="model_unavailable",
-            status_code=503,
             extra={"retry_after": 30},
         ) from exc
     except AIError as exc:
-        raise ApiError("The writing model failed on these notes.", code="generation_failed", status_code=502) from exc
+        raise UpstreamFailed("The writing model failed on these notes.", code="generation_failed") from exc
 
 
 def _ask(
@@ -223,9 +282,7 @@ def _ask(
     retry = parse_reply(_complete(model, messages=repair, max_tokens=max_tokens, temperature=0.3), fmt=fmt)
     best = retry if len(retry) >= len(variants) else variants
     if not best:
-        raise ApiError(
-            "The writing model did not return usable posts. Try again.", code="generation_failed", status_code=502
-        )
+        raise UpstreamFailed("The writing model did not return usable posts. Try again.", code="generation_failed")
     return best
 
 
@@ -243,7 +300,7 @@ def _shorten(model: Any, *, texts: list[str], limit: int, notes: str) -> list[st
     ]
     try:
         raw = _complete(model, messages=messages, max_tokens=max(256, len(texts) * limit // 2), temperature=0.2)
-    except ApiError:
+    except AppError:
         return [None] * len(texts)
     shortened = parse_reply(raw, fmt=PostFormat.SINGLE)
     return [shortened[i]["post_text"] if i < len(shortened) else None for i in range(len(texts))]
@@ -257,10 +314,20 @@ def _fit_singles(model: Any, variants: list[dict[str, Any]], *, limit: int, note
         for i, replacement in zip(over, replacements, strict=True):
             texts[i] = replacement if replacement and length.fits(replacement, limit) else texts[i]
     fitted = [length.trim_to_limit(text, limit) for text in texts]
-    return [
-        Variant(post_text=text, topics=v["topics"], character_count=length.weighted_length(text), parts=[])
-        for text, v in zip(fitted, variants, strict=True)
-    ]
+    out = []
+    for text, v in zip(fitted, variants, strict=True):
+        draft = with_hashtags(text, v["topics"], limit=limit)
+        out.append(
+            Variant(
+                post_text=text,
+                topics=v["topics"],
+                character_count=length.weighted_length(text),
+                parts=[],
+                draft_text=draft,
+                draft_count=length.weighted_length(draft),
+            )
+        )
+    return out
 
 
 def _fit_threads(variants: list[dict[str, Any]], *, limit: int) -> list[Variant]:
@@ -268,7 +335,19 @@ def _fit_threads(variants: list[dict[str, Any]], *, limit: int) -> list[Variant]
     for v in variants:
         parts = length.split_thread(v["parts"], limit)
         counts = [length.weighted_length(part) for part in parts]
-        out.append(Variant(post_text="\n\n".join(parts), topics=v["topics"], character_count=max(counts), parts=parts))
+        # The hashtags close the last post (after a line break, so the editor keeps them in it).
+        last = with_hashtags(parts[-1], v["topics"], limit=limit, sep="\n")
+        draft_parts = [*parts[:-1], last]
+        out.append(
+            Variant(
+                post_text="\n\n".join(parts),
+                topics=v["topics"],
+                character_count=max(counts),
+                parts=parts,
+                draft_text="\n\n".join(draft_parts),
+                draft_count=max(length.weighted_length(part) for part in draft_parts),
+            )
+        )
     return out
 
 
@@ -277,13 +356,13 @@ def generate(
 ) -> Generation:
     """Variants for the user's ready notes. Counts one GENERATIONS unit, given back on failure."""
     if min_chars > max_chars:
-        raise ApiError(
+        raise Invalid(
             "min_chars must not be larger than max_chars.",
             code="invalid_length_range",
             fields={"min_chars": ["Must be at most max_chars."]},
         )
     if fmt == PostFormat.THREAD and not network.supports_threads:
-        raise ApiError(f"{network.display_name} posts cannot be threads.", code="thread_not_supported")
+        raise Invalid(f"{network.display_name} posts cannot be threads.", code="thread_not_supported")
     notes = _ready_notes(user=user, note_ids=note_ids)
     limit = selectors.char_limit(user=user, network=network)
     # A single post can't be longer than the limit, whatever was asked for.
@@ -302,8 +381,6 @@ def generate(
     max_tokens = max(512, min(settings.POSTS_GENERATION_MAX_TOKENS, count * target // 3 + 256))
 
     with metering.metered(user=user, metric=metering.Metric.GENERATIONS):
-        from mindpost.ai import get_chat_model
-
         model = get_chat_model()
         raw_variants = _ask(model, messages=messages, fmt=fmt, max_tokens=max_tokens, minimum=minimum)
         unique = list({v["post_text"] or "\n".join(v["parts"]): v for v in raw_variants}.values())[:count]

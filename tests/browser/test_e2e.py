@@ -138,13 +138,26 @@ def test_3_search_finds_the_note(alice: Any, alice_note: Any) -> None:
     alice.audit("notes-search")
 
 
-def test_4_chat_answers_with_a_citation(alice: Any, alice_note: Any) -> None:
+def test_4_chat_answers_with_a_citation(alice: Any, alice_note: Any, fakes: Any) -> None:
     page = alice.page
     alice.goto("/chat/")
     alice.audit("chat-empty")
+    # Evidence first: the sources card is on the page while the answer bubble still waits for the
+    # model's first token (the fake model sends it 2 s after its headers).
+    fakes.openai.fail("/v1/chat/completions", first_chunk_delay=2)
+    page.evaluate(
+        """() => new MutationObserver((changes, observer) => {
+             const card = document.querySelector('#messages [data-kind=sources]');
+             if (!card) return;
+             window.mpAnswerWhenSourcesShown = card.nextElementSibling.textContent;
+             observer.disconnect();
+           }).observe(document.getElementById('messages'), {childList: true})"""
+    )
     page.get_by_label("Your question").fill("What do I need to buy for the pasta dinner with tomatoes and basil?")
     page.get_by_role("button", name="Ask").click()
-    citation = page.locator("#messages a.citation").first
+    page.locator("#messages [data-kind=sources] a.citation").first.wait_for(timeout=60_000)
+    assert page.evaluate("() => window.mpAnswerWhenSourcesShown") == "…"
+    citation = page.locator("#messages [data-kind=answer] a.citation").first
     try:
         citation.wait_for(timeout=60_000)
     except Exception:

@@ -36,6 +36,7 @@ Fixtures (registered in tests/conftest.py):
         openai_fake.fail("/v1/chat/completions", status=429)
         openai_fake.fail("/v1/audio/transcriptions", delay=5)     # answer only after 5 s (timeouts)
         openai_fake.fail("/v1/chat/completions", drop_after_chunks=2)  # a stream that breaks off
+        openai_fake.fail("/v1/chat/completions", first_chunk_delay=2)  # headers now, first token in 2 s
         openai_fake.fail("/v1/embeddings", status=200, body={...})     # answer exactly this JSON once
         openai_fake.calls("/v1/embeddings")   # [Recorded(path, headers, body, json(), form)]
 
@@ -93,6 +94,7 @@ class Fault:
     delay: float = 0.0
     drop_after_chunks: int | None = None
     body: Any = None
+    first_chunk_delay: float = 0.0  # streams: headers at once, then wait this long (a model evaluating its prompt)
 
 
 class ApiError(Exception):
@@ -176,14 +178,16 @@ class FakeOpenAI:
         delay: float = 0.0,
         drop_after_chunks: int | None = None,
         body: Any = None,
+        first_chunk_delay: float = 0.0,
     ) -> None:
         """Make the next `times` requests to `path` answer `status` (with an OpenAI error body, or
         `body`), and/or wait `delay` seconds first. With `delay` and no explicit status the request
-        is answered normally, late. `drop_after_chunks` (streams) cuts the connection after N chunks."""
-        if (delay or drop_after_chunks is not None) and status == 500:
+        is answered normally, late. `drop_after_chunks` (streams) cuts the connection after N chunks;
+        `first_chunk_delay` (streams) sends the headers at once and the first chunk that much later."""
+        if (delay or drop_after_chunks is not None or first_chunk_delay) and status == 500:
             status = None
         with self._lock:
-            self._faults.append(Fault(path, status, times, delay, drop_after_chunks, body))
+            self._faults.append(Fault(path, status, times, delay, drop_after_chunks, body, first_chunk_delay))
 
     def calls(self, path: str) -> list[Recorded]:
         with self._lock:
@@ -220,7 +224,12 @@ class FakeOpenAI:
                 return self._send_json(handler, fault.status, payload)
             status, payload = self._route(record)
             if isinstance(payload, Iterator):
-                return self._send_stream(handler, payload, drop_after=fault.drop_after_chunks if fault else None)
+                return self._send_stream(
+                    handler,
+                    payload,
+                    drop_after=fault.drop_after_chunks if fault else None,
+                    first_chunk_delay=fault.first_chunk_delay if fault else 0.0,
+                )
             if isinstance(payload, str):
                 return self._send(handler, status, payload.encode(), "text/plain; charset=utf-8")
             return self._send_json(handler, status, payload)
@@ -277,12 +286,22 @@ class FakeOpenAI:
     def _send_json(self, handler: BaseHTTPRequestHandler, status: int, payload: Any) -> None:
         self._send(handler, status, json.dumps(payload).encode(), "application/json")
 
-    def _send_stream(self, handler: BaseHTTPRequestHandler, events: Iterator[Any], *, drop_after: int | None) -> None:
+    def _send_stream(
+        self,
+        handler: BaseHTTPRequestHandler,
+        events: Iterator[Any],
+        *,
+        drop_after: int | None,
+        first_chunk_delay: float = 0.0,
+    ) -> None:
         handler.send_response(200)
         handler.send_header("Content-Type", "text/event-stream")
         handler.send_header("Cache-Control", "no-cache")
         handler.send_header("Transfer-Encoding", "chunked")
         handler.end_headers()
+        if first_chunk_delay:
+            handler.wfile.flush()
+            time.sleep(first_chunk_delay)
 
         def chunk(data: bytes) -> None:
             handler.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")

@@ -230,15 +230,21 @@ def test_chat_conversation_pages_and_isolation(
 def test_chat_stream_sends_tokens_then_done(web: Client, user: User, ready_note: Callable[..., Note]) -> None:
     import asyncio
 
+    from django.test import AsyncClient
+
     ready_note(user, "The lighthouse restoration needs a bigger budget")
-    response = web.post("/chat/send/", {"message": "The lighthouse restoration needs a bigger budget?"})
-    assert response.status_code == 200
-    assert response["Content-Type"].startswith("text/event-stream")
 
     async def collect() -> bytes:
+        # One event loop for the request and its stream, as under ASGI: the model's stream is
+        # opened by the view and read by the response.
         from asgiref.sync import sync_to_async
         from django.db import connections
 
+        client = AsyncClient()
+        await client.aforce_login(user)
+        response = await client.post("/chat/send/", {"message": "The lighthouse restoration needs a bigger budget?"})
+        assert response.status_code == 200
+        assert response["Content-Type"].startswith("text/event-stream")
         body = b"".join([chunk async for chunk in response.streaming_content])  # type: ignore[attr-defined]
         await sync_to_async(connections.close_all)()  # the worker thread's connection
         return body

@@ -9,20 +9,20 @@ from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from mindpost.accounts.models import User
-from mindpost.core.errors import ApiError
+from mindpost.core.errors import AppError, Invalid, NotFound
 from mindpost.notes import selectors as note_selectors
 from mindpost.posts import generation, length, networks, publishing, services
 from mindpost.posts import selectors as post_selectors
 from mindpost.posts.models import Post, PostFormat, PostStatus
 from mindpost.posts.networks.base import Network
-from mindpost.web.helpers import error_fragment, htmx_target, is_htmx, web_user
+from mindpost.web.helpers import error_fragment, htmx_target, navigate, user_zone, web_user
 
 # (label, min_chars, max_chars, format): the reference's three length presets.
 PRESETS: dict[str, tuple[str, int, int, str]] = {
@@ -39,18 +39,9 @@ STATUS_TABS = [
 ]
 
 
-def _zone(user: User) -> ZoneInfo:
-    try:
-        return ZoneInfo(user.timezone or "UTC")
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
-
-
 def _network(slug: str | None) -> Network:
-    try:
-        return networks.get(slug or "x")
-    except ApiError as exc:
-        raise Http404 from exc
+    """The chosen network, X by default; an unknown slug is networks.get()'s NotFound."""
+    return networks.get(slug or "x")
 
 
 def _note_ids(values: list[str]) -> list[uuid.UUID]:
@@ -95,18 +86,10 @@ def _parse_when(raw: str, *, tz: ZoneInfo) -> datetime | None:
     try:
         moment = datetime.fromisoformat(raw)
     except ValueError as exc:
-        raise ApiError(
+        raise Invalid(
             "Pick a valid date and time.", code="invalid_scheduled_at", fields={"scheduled_at": ["Invalid."]}
         ) from exc
     return moment.replace(tzinfo=tz) if timezone.is_naive(moment) else moment
-
-
-def _hx_redirect(request: HttpRequest, url: str) -> HttpResponse:
-    if is_htmx(request):
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = url
-        return response
-    return redirect(url)
 
 
 # --- Compose -----------------------------------------------------------------------------------
@@ -143,13 +126,9 @@ def compose_generate(request: HttpRequest) -> HttpResponse:
     network = _network(request.POST.get("network"))
     ids = _note_ids(request.POST.getlist("note_ids"))
     if not ids:
-        exc = ApiError("Pick at least one ready note to write about.", code="notes_required")
-        return error_fragment(request, exc)
+        raise Invalid("Pick at least one ready note to write about.", code="notes_required")
     _, low, high, fmt = _preset(user, name=request.POST.get("length", "short"), network=network)
-    try:
-        result = generation.generate(user=user, note_ids=ids, min_chars=low, max_chars=high, fmt=fmt, network=network)
-    except ApiError as exc:
-        return error_fragment(request, exc)
+    result = generation.generate(user=user, note_ids=ids, min_chars=low, max_chars=high, fmt=fmt, network=network)
     return render(request, "web/_variants.html", {"variants": result.variants, "limit": result.char_limit, "fmt": fmt})
 
 
@@ -173,17 +152,19 @@ def _save(request: HttpRequest, *, post: Post | None) -> HttpResponse:
     uploads: list[Any] = request.FILES.getlist("images")
     saved = False
     try:
-        when = _parse_when(data.get("scheduled_at", ""), tz=_zone(user)) if action == "schedule" else None
+        when = _parse_when(data.get("scheduled_at", ""), tz=user_zone(user)) if action == "schedule" else None
         if action == "schedule" and when is None:
-            raise ApiError("Pick a date and time to publish.", code="scheduled_at_required")
+            raise Invalid("Pick a date and time to publish.", code="scheduled_at_required")
         if post is None:
             post = services.post_create(
                 user=user,
-                content=data.get("content", ""),
-                fmt=fmt,
-                post_type=network.slug,
-                scheduled_at=when,
-                note_ids=_note_ids(data.getlist("note_ids")),
+                changes=services.PostChanges.of(
+                    content=data.get("content", ""),
+                    fmt=fmt,
+                    post_type=network.slug,
+                    scheduled_at=when,
+                    note_ids=_note_ids(data.getlist("note_ids")),
+                ),
                 uploads=uploads,
             )
         else:
@@ -195,21 +176,20 @@ def _save(request: HttpRequest, *, post: Post | None) -> HttpResponse:
             post = services.post_update(
                 user=user,
                 post_id=post.pk,
-                content=data.get("content", ""),
-                fmt=fmt,
-                post_type=network.slug,
+                changes=services.PostChanges.of(
+                    content=data.get("content", ""), fmt=fmt, post_type=network.slug, **extra
+                ),
                 uploads=uploads,
-                **extra,
             )
         saved = True
         if action == "publish":
             publishing.publish_now(user=user, post_id=post.pk)
-    except ApiError as exc:
+    except AppError as exc:
         if not saved or post is None:
             return error_fragment(request, exc)
         # Saved, but it could not go out: the post page shows why, with a retry.
-        messages.error(request, str(exc.detail))
-    return _hx_redirect(request, reverse("web:posts_detail", kwargs={"pk": post.pk}))
+        messages.error(request, exc.detail)
+    return navigate(request, reverse("web:posts_detail", kwargs={"pk": post.pk}))
 
 
 @login_required
@@ -252,17 +232,14 @@ def _post_context(request: HttpRequest, post: Post) -> dict[str, Any]:
         "tz_name": user.timezone,
         "note_ids": ",".join(str(note.pk) for note in getattr(post, "note_list", [])),
         "notes": getattr(post, "note_list", []),
-        "scheduled_local": post.scheduled_at.astimezone(_zone(user)).strftime("%Y-%m-%dT%H:%M")
+        "scheduled_local": post.scheduled_at.astimezone(user_zone(user)).strftime("%Y-%m-%dT%H:%M")
         if post.scheduled_at
         else "",
     }
 
 
 def _get_post(request: HttpRequest, pk: uuid.UUID) -> Post:
-    try:
-        return post_selectors.post_get(user=web_user(request), post_id=pk)
-    except ApiError as exc:
-        raise Http404 from exc
+    return post_selectors.post_get(user=web_user(request), post_id=pk)
 
 
 @login_required
@@ -291,31 +268,26 @@ def post_publish(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     post = _get_post(request, pk)
     try:
         publishing.publish_now(user=web_user(request), post_id=post.pk)
-    except ApiError as exc:
-        messages.error(request, str(exc.detail))
-    return _hx_redirect(request, reverse("web:posts_detail", kwargs={"pk": post.pk}))
+    except AppError as exc:
+        # The post page shows the failure next to the retry button.
+        messages.error(request, exc.detail)
+    return navigate(request, reverse("web:posts_detail", kwargs={"pk": post.pk}))
 
 
 @login_required
 @require_POST
 def post_delete(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     post = _get_post(request, pk)
-    try:
-        services.post_delete(user=web_user(request), post_id=post.pk)
-    except ApiError as exc:
-        return error_fragment(request, exc)
-    return _hx_redirect(request, reverse("web:posts") + "?deleted=1")
+    services.post_delete(user=web_user(request), post_id=post.pk)
+    return navigate(request, reverse("web:posts") + "?deleted=1")
 
 
 @login_required
 @require_POST
 def post_image_delete(request: HttpRequest, pk: uuid.UUID, image_id: uuid.UUID) -> HttpResponse:
     post = _get_post(request, pk)
-    try:
-        services.post_image_delete(user=web_user(request), post_id=post.pk, image_id=image_id)
-    except ApiError as exc:
-        return error_fragment(request, exc)
-    return _hx_redirect(request, reverse("web:posts_detail", kwargs={"pk": post.pk}))
+    services.post_image_delete(user=web_user(request), post_id=post.pk, image_id=image_id)
+    return navigate(request, reverse("web:posts_detail", kwargs={"pk": post.pk}))
 
 
 @login_required
@@ -324,7 +296,7 @@ def post_image(request: HttpRequest, pk: uuid.UUID, image_id: uuid.UUID) -> File
     post = _get_post(request, pk)
     image = post.images.filter(pk=image_id).first()
     if image is None:
-        raise Http404
+        raise NotFound("Image not found.")
     response = FileResponse(image.image.open("rb"), content_type=image.content_type)
     response["Cache-Control"] = "private, max-age=3600"
     return response

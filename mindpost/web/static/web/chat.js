@@ -1,5 +1,6 @@
 /* Chat: POST the question, read the answer as server-sent events (fetch + stream reader),
-   show tokens as they arrive, then swap in the stored answer with its citations. */
+   show the `sources` (the passages the answer will use) as cards as soon as they arrive, then
+   tokens as they come, then swap in the stored answer with its citations. */
 (function () {
   "use strict";
 
@@ -12,6 +13,44 @@
       li.setAttribute("aria-busy", "true");
     }
     li.textContent = text;
+    return li;
+  }
+
+  function clock(seconds) {
+    var s = Math.max(0, Math.floor(seconds)), m = Math.floor(s / 60);
+    s = s % 60;
+    return m + ":" + (s < 10 ? "0" : "") + s;
+  }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text) node.textContent = text;
+    return node;
+  }
+
+  // The `sources` event as small cards (title, date, excerpt; the link opens the note at that moment),
+  // built with textContent only: note text is the user's own, never markup.
+  function sourceCards(sources) {
+    var li = el("li", "max-w-[85%]");
+    li.setAttribute("data-kind", "sources");
+    li.appendChild(el("p", "text-xs font-semibold uppercase tracking-wide text-stone-600", "From your notes"));
+    var list = el("ol", "mt-1 grid gap-2 sm:grid-cols-2");
+    sources.forEach(function (source, i) {
+      var card = el("li", "rounded-xl border border-stone-200 bg-white px-3 py-2 text-sm shadow-sm");
+      var href = "/notes/" + encodeURIComponent(source.note_id) + "/";
+      if (source.start !== null && source.start !== undefined) href += "?t=" + Math.round(source.start);
+      var link = el("a", "citation", "[" + (i + 1) + (source.start !== null && source.start !== undefined ? " · " + clock(source.start) : "") + "] " + (source.note_title || "Note"));
+      link.href = href;
+      card.appendChild(link);
+      if (source.note_created_at) {
+        var date = new Date(source.note_created_at);
+        if (!isNaN(date.getTime())) card.appendChild(el("p", "text-xs text-stone-500", date.toLocaleDateString()));
+      }
+      card.appendChild(el("p", "mt-0.5 line-clamp-3 text-stone-700", source.excerpt || ""));
+      list.appendChild(card);
+    });
+    li.appendChild(list);
     return li;
   }
 
@@ -71,9 +110,10 @@
           }).then(function (response) {
             var type = response.headers.get("Content-Type") || "";
             if (!response.ok || type.indexOf("text/event-stream") < 0) {
+              var busy = window.mpBusyMessage;
               return response.json().then(function (body) {
-                fail(body.detail || "Something went wrong. Please try again.");
-              }, function () { fail("Something went wrong on our side. Please try again."); });
+                fail(busy(response.status, body.code) || body.detail || "Something went wrong. Please try again.");
+              }, function () { fail(busy(response.status, "") || "Something went wrong on our side. Please try again."); });
             }
             var reader = response.body.getReader(), decoder = new TextDecoder(), state = { buffer: "" };
             var pump = function () {
@@ -86,6 +126,9 @@
                 takeEvents(state).forEach(function (event) {
                   if (event.name === "start" && event.data.conversation_id) {
                     self.$refs.conversation.value = event.data.conversation_id;
+                  } else if (event.name === "sources") {
+                    var sources = event.data.sources || [];
+                    if (sources.length) answer.parentNode.insertBefore(sourceCards(sources), answer);
                   } else if (event.name === "token") {
                     received += event.data.text || "";
                     answer.textContent = received;
