@@ -193,8 +193,13 @@ def test_transient_provider_errors_are_retried_with_backoff(
     body = response.json()
     assert body["status"] == "ready", worker.output()
     assert len(openai_fake.calls("/v1/audio/transcriptions")) == 3
-    job = ProcrastinateJob.objects.get(lock=f"note:{body['id']}")
-    assert job.status == "succeeded"
+    # The note is committed ready by the job itself; the worker records the job's success just after.
+    job = wait_for(
+        lambda: ProcrastinateJob.objects.filter(lock=f"note:{body['id']}", status="succeeded").first(),
+        timeout=30,
+        worker=worker,
+        what="the job to be recorded as succeeded",
+    )
     assert job.attempts == 3  # two failed runs, then the one that worked
 
 
