@@ -179,3 +179,13 @@ def live_server_url() -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+@pytest.fixture
+def web(user: User) -> Any:
+    """The web app's test client, signed in as `user` (a session, as a browser has)."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client

@@ -9,13 +9,6 @@ from tests.billing.conftest import make_subscription
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def web(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def test_pages_need_login(billing_on) -> None:
     response = Client().get("/subscriptions/upgrade/")
     assert response.status_code == 302

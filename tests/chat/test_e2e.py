@@ -8,7 +8,6 @@ and records every prompt. The streamed answer is read with a real SSE client (ht
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -20,20 +19,9 @@ from mindpost.chat.models import Conversation, Message
 from mindpost.chat.prompts import NOT_FOUND_ANSWER
 from mindpost.notes.models import Note
 from tests.chat.helpers import GREECE, GYM, OSAKA, RUN, grounded_reply, make_note, prompts
-from tests.conftest import PASSWORD
 from tests.fakes.openai_server import FakeOpenAI
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-@pytest.fixture
-def client(live_server_url: str, make_user: Callable[..., User]) -> Iterator[httpx.Client]:
-    make_user("ada@example.com")
-    with httpx.Client(base_url=live_server_url, timeout=30) as http:
-        tokens = http.post("/api/token/", json={"email": "ada@example.com", "password": PASSWORD})
-        assert tokens.status_code == 200, tokens.text
-        http.headers["Authorization"] = f"Bearer {tokens.json()['access']}"
-        yield http
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ that parses the `event:` / `data:` lines itself."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -15,22 +15,11 @@ from mindpost.accounts.models import User
 from mindpost.chat.models import Message
 from mindpost.notes.models import Note
 from tests.chat.helpers import GREECE, GYM, OSAKA, grounded_reply, make_note
-from tests.conftest import PASSWORD
 from tests.fakes.openai_server import FakeOpenAI
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 SSE = {"Accept": "text/event-stream"}
-
-
-@pytest.fixture
-def client(live_server_url: str, make_user: Callable[..., User]) -> Iterator[httpx.Client]:
-    make_user("ada@example.com")
-    with httpx.Client(base_url=live_server_url, timeout=30) as http:
-        tokens = http.post("/api/token/", json={"email": "ada@example.com", "password": PASSWORD})
-        assert tokens.status_code == 200, tokens.text
-        http.headers["Authorization"] = f"Bearer {tokens.json()['access']}"
-        yield http
 
 
 @pytest.fixture

@@ -16,13 +16,6 @@ from mindpost.web.middleware import AppErrorMiddleware
 HX = {"HX-Request": "true"}
 
 
-@pytest.fixture
-def web(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def test_htmx_gets_the_fragment_with_the_errors_status(web: Client) -> None:
     response = web.post("/record/text/", {"text": "   "}, headers=HX)
     assert 400 <= response.status_code < 500

@@ -22,13 +22,6 @@ HX = {"HX-Request": "true"}
 
 
 @pytest.fixture
-def web(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def media(settings: Any, tmp_path: Any) -> Any:
     settings.STORAGES = {
         **settings.STORAGES,

@@ -5,16 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from mindpost.accounts.models import User
-
 GENERIC = "The connection did not work. Please try again."
-
-
-@pytest.fixture
-def web(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _notice(web: Client, code: str) -> str:

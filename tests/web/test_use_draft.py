@@ -16,13 +16,6 @@ from tests.posts.conftest import chat, make_note, variants_json  # noqa: F401  (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def web(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def test_use_draft_keeps_the_hashtags_the_card_shows(
     web: Client,
     user: User,
