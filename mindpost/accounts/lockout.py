@@ -14,11 +14,11 @@ from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from mindpost.core import throttling
-from mindpost.core.errors import RateLimited, error_body, is_api_request
+from mindpost.core.errors import RateLimited, app_error_json, is_api_request
 
 LOCKED_OUT_DETAIL = "Too many failed sign-in attempts. Try again later or reset your password."
 SIGNIN_THROTTLED_DETAIL = "Too many sign-in attempts for this account. Try again later."
@@ -45,23 +45,15 @@ def lockout_response(
 ) -> HttpResponse:
     retry_after = getattr(request, SIGNIN_RETRY_ATTR, None)
     if retry_after is not None:
-        return _signin_throttled_response(request, retry_after=retry_after)
-    if is_api_request(request):
-        response = JsonResponse(
-            error_body(code="locked_out", detail=LOCKED_OUT_DETAIL, retry_after=cooloff_seconds()), status=429
-        )
-        response["Retry-After"] = str(cooloff_seconds())
-        return response
-    return render(request, "account/lockout.html", {"detail": LOCKED_OUT_DETAIL}, status=429)
+        return _too_many(request, code="throttled", detail=SIGNIN_THROTTLED_DETAIL, retry_after=retry_after)
+    return _too_many(request, code="locked_out", detail=LOCKED_OUT_DETAIL, retry_after=cooloff_seconds())
 
 
-def _signin_throttled_response(request: HttpRequest, *, retry_after: int) -> HttpResponse:
+def _too_many(request: HttpRequest, *, code: str, detail: str, retry_after: int) -> HttpResponse:
+    """429 with Retry-After: the API's error shape (through the shared helper) or the lockout page."""
     if is_api_request(request):
-        response: HttpResponse = JsonResponse(
-            error_body(code="throttled", detail=SIGNIN_THROTTLED_DETAIL, retry_after=retry_after), status=429
-        )
-    else:
-        response = render(request, "account/lockout.html", {"detail": SIGNIN_THROTTLED_DETAIL}, status=429)
+        return app_error_json(RateLimited(detail, code=code, extra={"retry_after": retry_after}))
+    response = render(request, "account/lockout.html", {"detail": detail}, status=429)
     response["Retry-After"] = str(retry_after)
     return response
 

@@ -33,7 +33,7 @@ from django.template.loader import render_to_string
 from psycopg import OperationalError as PsycopgOperationalError
 from psycopg_pool import PoolTimeout, TooManyRequests
 
-from mindpost.core.errors import is_api_request
+from mindpost.core.errors import error_body, is_api_request
 
 logger = logging.getLogger(__name__)
 
@@ -210,7 +210,7 @@ class ConcurrencyLimit:
 
 async def _send_503(scope: Scope, send: Send, *, code: str, detail: str, retry_after: int) -> None:
     if _wants_json(scope):
-        body = json.dumps({"code": code, "detail": detail, "fields": {}, "retry_after": retry_after}).encode()
+        body = json.dumps(error_body(code=code, detail=detail, retry_after=retry_after)).encode()
         content_type = b"application/json"
     else:
         body = unavailable_page().encode()
@@ -278,12 +278,7 @@ def database_unavailable_response(request: HttpRequest) -> HttpResponse:
     response: HttpResponse
     if _is_api_request(request):
         response = JsonResponse(
-            {
-                "code": "database_unavailable",
-                "detail": DATABASE_DETAIL,
-                "fields": {},
-                "retry_after": DATABASE_RETRY_AFTER,
-            },
+            error_body(code="database_unavailable", detail=DATABASE_DETAIL, retry_after=DATABASE_RETRY_AFTER),
             status=503,
         )
     else:
