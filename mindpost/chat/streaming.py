@@ -1,28 +1,36 @@
 """The server-sent event sequence of a streamed answer, shared by the API and the web app.
 
 `start` {conversation_id, found}, `sources` {sources: [passage, ...]} with the passages that
-ground the answer (in the order the model sees them; empty when nothing was found), `token`
+ground the answer (in the order the model sees them; empty when nothing was found), `queue`
+{position, ahead} with the number of requests ahead in the model's admission queue (sent at
+least once when the model is asked, again whenever it changes; 0 = being answered now), `token`
 {text} for each piece, then `done` (the caller's body for the stored reply) or `error`
 {code, detail, ...}. The callers differ only in those two bodies.
 
-Evidence first: `start` and `sources` are sent as soon as the passages are retrieved; the model's
-stream is only *opened* before the response starts (its headers, not its first token), so a model
-that is down is still a 503 with the passages, and a slow one no longer holds the sources back.
-A failure after that (no first token, a stream that breaks off) is an in-stream `error` event.
+Evidence first: `start` and `sources` are sent as soon as the passages are retrieved. The model
+is shared by every process (mindpost.ai.queue): a turn takes a CHAT ticket before the response
+starts. If a slot is free, the model's stream is opened then too (its headers, not its first
+token), so a model that is down is a 503 with the passages. If the turn has to wait, a cached
+health probe of the local server stands in for that check, the stream starts, and the model is
+opened once the slot is ours. A failure after that (the model does not answer, the wait times
+out: `model_busy`, no first token, a stream that breaks off) is an in-stream `error` event.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 
+from mindpost.ai.llmserver import ahealthy
+from mindpost.ai.queue import AsyncSlot, Lane, allm_slot
 from mindpost.ai.types import AIError
 from mindpost.chat import services
-from mindpost.core.errors import NotFound, error_body
+from mindpost.core.errors import AppError, NotFound, error_body
 
 logger = logging.getLogger(__name__)
 
@@ -43,37 +51,66 @@ async def not_found_events(prepared: services.PreparedTurn, *, done: DoneBody) -
     yield sse_event("done", done(reply))
 
 
+def _queue_event(ahead: int) -> str:
+    # `position` and `ahead` are the same number: 0 = being answered, n = n requests before yours.
+    return sse_event("queue", {"position": ahead, "ahead": ahead})
+
+
 async def answer_events(
     prepared: services.PreparedTurn,
     sources: list[dict[str, Any]],
-    rest: AsyncIterator[str],
-    model_name: str,
     *,
+    slot: AsyncSlot,
+    positions: AsyncGenerator[int],
+    ahead: int,
+    opened: tuple[AsyncIterator[str], str] | None,
     done: DoneBody,
     broken: BrokenBody,
 ) -> AsyncIterator[str]:
-    """Relay the model's tokens, then store the answer; `broken` is the error body when the model
-    stream breaks off (its quota unit is given back and nothing is stored)."""
+    """Wait for the model (reporting the place in the queue), relay its tokens, then store the
+    answer. `opened` is the model's stream when it was opened before the response started (the
+    slot was free at once). `broken` is the error body when the model fails or its stream breaks
+    off (the quota unit is given back and nothing is stored). The slot is always given back."""
     conversation_id = str(prepared.conversation.pk) if prepared.conversation else None
-    yield sse_event("start", {"conversation_id": conversation_id, "found": True})
-    yield sse_event("sources", {"sources": sources})
     parts: list[str] = []
     try:
+        yield sse_event("start", {"conversation_id": conversation_id, "found": True})
+        yield sse_event("sources", {"sources": sources})
+        yield _queue_event(ahead)
+        if opened is None:
+            try:
+                async for ahead in positions:
+                    yield _queue_event(ahead)
+            except AppError as exc:  # model_busy: no slot within LLM_QUEUE_TIMEOUT_SECONDS
+                await sync_to_async(services.release_unit)(user=prepared.user)
+                yield sse_event("error", error_body(code=exc.code, detail=str(exc.detail), **exc.extra))
+                return
+            try:
+                opened = await services.aopen_answer(prepared=prepared)  # gives the unit back if it fails
+            except AppError:
+                yield sse_event("error", broken(prepared))
+                return
+        rest, model_name = opened
         try:
-            async for delta in rest:
-                parts.append(delta)
-                yield sse_event("token", {"text": delta})
-        except AIError as exc:
-            logger.warning("chat stream broke off", extra={"error": str(exc)})
-            await sync_to_async(services.release_unit)(user=prepared.user)
-            yield sse_event("error", broken(prepared))
-            return
+            try:
+                async for delta in rest:
+                    parts.append(delta)
+                    yield sse_event("token", {"text": delta})
+            except AIError as exc:
+                logger.warning("chat stream broke off", extra={"error": str(exc)})
+                await sync_to_async(services.release_unit)(user=prepared.user)
+                yield sse_event("error", broken(prepared))
+                return
+        finally:
+            # Always release the connection; if the client went away (or the model failed) this is
+            # also what stops the model generating. The next request may have the slot at once.
+            aclose = getattr(rest, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            await slot.release()
     finally:
-        # Always release the connection; if the client went away (or the model failed) this is
-        # also what stops the model generating.
-        aclose = getattr(rest, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await positions.aclose()
+        await slot.release()
     try:
         reply = await sync_to_async(services.chat_finish)(
             prepared=prepared, answer="".join(parts), model_name=model_name
@@ -84,14 +121,40 @@ async def answer_events(
     yield sse_event("done", done(reply))
 
 
+async def _model_up() -> bool:
+    """The cheap check for a turn that must wait: the local server's /health (cached a few seconds).
+    A cloud backend is taken to be up; its failures come when the stream is opened."""
+    if settings.CHAT_BACKEND != "local":
+        return True
+    return await ahealthy(settings.LLM_SERVER_URL)
+
+
 async def open_stream(prepared: services.PreparedTurn, *, done: DoneBody, broken: BrokenBody) -> AsyncIterator[str]:
     """The whole event sequence of a prepared turn, for the API and the web app alike.
 
-    The model's stream is opened here, before any event is sent, so a model that is down raises
-    its AppError (503 `model_unavailable`, with the passages) while the caller can still answer
-    with a status instead of a stream. Its first token is not awaited: `sources` goes out first."""
+    Before any event is sent, the turn joins the model's queue (CHAT lane); with a free slot the
+    model's stream is opened here, else the model is probed. Either way a model that is down
+    raises its AppError (503 `model_unavailable`, with the passages) while the caller can still
+    answer with a status instead of a stream. Its first token is not awaited: `sources` goes out
+    first, then the place in the queue."""
     if not prepared.found:
         return not_found_events(prepared, done=done)
     sources = await sync_to_async(services.sources_payload)(prepared)
-    rest, model_name = await services.aopen_answer(prepared=prepared)
-    return answer_events(prepared, sources, rest, model_name, done=done, broken=broken)
+    slot = allm_slot(lane=Lane.CHAT)
+    positions = slot.positions()
+    try:
+        ahead = await anext(positions)  # one poll: 0 when a slot was free
+        if ahead == 0:
+            opened: tuple[AsyncIterator[str], str] | None = await services.aopen_answer(prepared=prepared)
+        else:
+            opened = None
+            if not await _model_up():
+                await sync_to_async(services.release_unit)(user=prepared.user)
+                raise services.model_unavailable(prepared)
+    except BaseException:
+        await positions.aclose()
+        await slot.release()
+        raise
+    return answer_events(
+        prepared, sources, slot=slot, positions=positions, ahead=ahead, opened=opened, done=done, broken=broken
+    )

@@ -22,3 +22,24 @@ class ThrottleCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} @ {self.window_start:%Y-%m-%d %H:%M:%S}: {self.count}"
+
+
+class LLMTicket(models.Model):
+    """One request waiting for, or holding, a slot of the shared local model (mindpost.ai.queue).
+
+    Rows live only as long as their request: released tickets are deleted, and a ticket whose
+    heartbeat stopped (a crashed process) is reclaimed by the next poll, so the table never grows
+    with history. UNLOGGED (see the migration): a crash loses only tickets nobody waits on any more.
+    """
+
+    id = models.BigAutoField(primary_key=True)  # arrival order within a lane: (lane, id)
+    lane = models.SmallIntegerField()
+    holding = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+    heartbeat_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        db_table = "core_llmticket"
+
+    def __str__(self) -> str:
+        return f"ticket {self.id} lane {self.lane} {'holding' if self.holding else 'waiting'}"

@@ -62,9 +62,9 @@ def test_sources_come_first_with_the_passages_given_to_the_model(
 
     received = events(client, url, "Who did I meet in Greece?")
     names = [name for name, _ in received]
-    assert names[:2] == ["start", "sources"]
+    assert names[:3] == ["start", "sources", "queue"]  # queue: the place in line (tests/chat/test_stream_queue.py)
     assert names[-1] == "done"
-    assert set(names[2:-1]) == {"token"}
+    assert set(names[3:-1]) == {"token"}
     assert names.count("sources") == 1
 
     sources = received[1][1]["sources"]
@@ -125,6 +125,6 @@ def test_model_down_is_a_503_and_no_first_token_is_an_error_event(
     settings.AI_TIMEOUT_SECONDS = 1.0
     chat_fake.fail("/v1/chat/completions", first_chunk_delay=4)
     received = events(client, url, "Who did I meet in Greece?")
-    assert [name for name, _ in received] == ["start", "sources", "error"]
+    assert [name for name, _ in received] == ["start", "sources", "queue", "error"]
     assert received[-1][1]["code"] == "model_unavailable"
     assert not Message.objects.exists()

@@ -1,6 +1,7 @@
 /* Chat: POST the question, read the answer as server-sent events (fetch + stream reader),
    show the `sources` (the passages the answer will use) as cards as soon as they arrive, then
-   tokens as they come, then swap in the stored answer with its citations. */
+   the place in the model's queue (`queue`) in the pending bubble, then tokens as they come,
+   then swap in the stored answer with its citations. */
 (function () {
   "use strict";
 
@@ -52,6 +53,12 @@
     });
     li.appendChild(list);
     return li;
+  }
+
+  // The pending bubble while the model is shared with other requests (the `queue` event).
+  function queueText(ahead) {
+    if (!ahead) return "Writing…";
+    return ahead + " ahead of you — waiting for the model…";
   }
 
   // Parses "event: x\ndata: {...}\n\n" blocks out of a growing buffer.
@@ -129,9 +136,16 @@
                   } else if (event.name === "sources") {
                     var sources = event.data.sources || [];
                     if (sources.length) answer.parentNode.insertBefore(sourceCards(sources), answer);
+                  } else if (event.name === "queue") {
+                    // Until the first token: how many requests go first, then that it is being written.
+                    if (!received) {
+                      answer.textContent = queueText(event.data.ahead);
+                      answer.setAttribute("data-queue", String(event.data.ahead || 0));
+                    }
                   } else if (event.name === "token") {
                     received += event.data.text || "";
                     answer.textContent = received;
+                    answer.removeAttribute("data-queue");
                   } else if (event.name === "done") {
                     finished = true;
                     self.finish(answer, event.data);
