@@ -92,7 +92,7 @@ def test_prompt_numbers_the_notes_and_strips_old_markers() -> None:
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
     assert "[1] or [2][3]" in messages[0]["content"]
     assert NOT_FOUND_ANSWER in messages[0]["content"]
-    assert "Wednesday 18 November 2026" in messages[0]["content"]
+    assert messages[3]["content"].startswith("Today is Wednesday 18 November 2026.")  # not in the cached prefix
     assert messages[2]["content"] == "You met Stavros."
     assert "[1] (Wed 18 Nov 2026 10:30, at 1:42) Last day in Nafplio." in messages[3]["content"]
     assert messages[3]["content"].endswith("Question: what else did he say?")
