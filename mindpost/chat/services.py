@@ -31,16 +31,16 @@ from mindpost.ai import get_chat_model
 from mindpost.ai.types import AIError
 from mindpost.billing import metering
 from mindpost.chat import citations as cite
+from mindpost.chat import query as query_words
 from mindpost.chat.dates import TimeFilter, parse_time_filter
 from mindpost.chat.models import AnswerKind, Conversation, Message, MessageRole
-from mindpost.chat.prompts import NOT_FOUND_ANSWER, ContextPassage, build_messages
+from mindpost.chat.prompts import NOT_FOUND_ANSWER, ContextPassage, build_messages, fit_context
 from mindpost.chat.selectors import conversation_get, conversation_history
 from mindpost.core.errors import Invalid, NotFound, Unavailable
 from mindpost.core.filters import user_zone
 from mindpost.notes.selectors import (
     Hit,
     SearchFilters,
-    distinct_content_words,
     excerpt,
     note_list,
     passage_search,
@@ -51,6 +51,8 @@ logger = logging.getLogger(__name__)
 
 _TITLE_CHARS = 80
 _RRF_K = 60
+# A question about a period with no topic gets at most this many of its notes (the newest).
+_PERIOD_NOTES = 12
 
 
 # --- Conversations -------------------------------------------------------------------------
@@ -93,11 +95,21 @@ def clean_question(message: Any) -> str:
 
 @dataclass
 class Retrieval:
-    query: str  # what the current question searched for (time words taken out)
+    query: str  # what the current question searched for (filler and time words taken out)
     follow_up_query: str | None  # the previous question + this one, for follow-ups
     time_filter: TimeFilter | None
-    hits: list[Hit]  # the passages given to the model, best first
+    hits: list[Hit]  # the passages given to the model, best first (a period's notes: oldest first)
     method: str
+    # Set when the period asked about has no notes at all: "You didn't record anything yesterday (…)".
+    nothing_recorded: str | None = None
+    # The question without the filler around it ("(ref 4821)", "hey, can you…"), time words kept:
+    # the 1.5B model answers "not in your notes" more often when it sees the filler too.
+    cleaned_question: str = ""
+
+    @property
+    def not_found_answer(self) -> str:
+        """What a turn without passages answers (no model call)."""
+        return self.nothing_recorded or NOT_FOUND_ANSWER
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -137,21 +149,54 @@ def _filters(time_filter: TimeFilter | None) -> SearchFilters:
     return SearchFilters(since=time_filter.since, until=time_filter.until) if time_filter else SearchFilters()
 
 
+def _period_hits(*, user: User, time_filter: TimeFilter) -> list[Hit]:
+    """The notes of a period, for a question that names a time and no topic ("what did I record
+    today?"): every note, not the few nearest passages, one passage each (its first), oldest
+    first; the newest _PERIOD_NOTES when there are more. chat_prepare fits them into the budget."""
+    passages = recent_passages(user=user, filters=_filters(time_filter), limit=_PERIOD_NOTES * 4)
+    first: dict[Any, Hit] = {}
+    for hit in passages:  # newest note first, its passages in order
+        if hit.note_id not in first and len(first) < _PERIOD_NOTES:
+            first[hit.note_id] = hit
+    return sorted(first.values(), key=lambda hit: (hit.note_created_at is None, hit.note_created_at, hit.position))
+
+
 def retrieve(*, user: User, question: str, previous_question: str | None, now: datetime | None = None) -> Retrieval:
     now = now or timezone.now()
     tz = user_zone(user.timezone)
     limit = settings.CHAT_CONTEXT_PASSAGES
-    time_filter, query = parse_time_filter(question, now=now, tz=tz)
+    # "Quick question: … (ref 4821)": only what is asked is searched for (chat/query.py).
+    cleaned = query_words.clean_question(question)
+    time_filter, query = parse_time_filter(cleaned, now=now, tz=tz)
 
-    if time_filter and not distinct_content_words(query):
-        # "What did I say yesterday?" names a time and no topic: the newest notes of that time.
-        hits = recent_passages(user=user, filters=_filters(time_filter), limit=limit)
-        return Retrieval(query=query, follow_up_query=None, time_filter=time_filter, hits=hits, method="recent")
+    def nothing_then() -> str | None:
+        """The answer for a period without a single note (None when it has some)."""
+        if time_filter is None:
+            return None
+        period = note_list(user=user).filter(created_at__gte=time_filter.since, created_at__lt=time_filter.until)
+        if period.exists():
+            return None
+        return query_words.nothing_recorded_answer(time_filter, tz=tz, now=now)
+
+    if time_filter and not query_words.names_topic(query):
+        # "What did I record yesterday?" names a time and no topic: the notes of that time.
+        hits = _period_hits(user=user, time_filter=time_filter)
+        return Retrieval(
+            query=query,
+            follow_up_query=None,
+            time_filter=time_filter,
+            hits=hits,
+            method="period",
+            nothing_recorded=None if hits else nothing_then(),
+            cleaned_question=cleaned,
+        )
 
     follow_up_query = None
     follow_filter = time_filter
     if previous_question:
-        previous_filter, previous_query = parse_time_filter(previous_question, now=now, tz=tz)
+        previous_filter, previous_query = parse_time_filter(
+            query_words.clean_question(previous_question), now=now, tz=tz
+        )
         follow_filter = time_filter or previous_filter  # "what else?" after "...last week?" stays in last week
         follow_up_query = f"{previous_query} {query}"
 
@@ -160,6 +205,13 @@ def retrieve(*, user: User, question: str, previous_question: str | None, now: d
             user=user, query=query, filters=_filters(time_filter if filtered else None), limit=limit * 2
         )
         rankings = [primary.hits]
+        # "my mother" when the note says "Mum": the question again with the word said the other ways.
+        for variant in query_words.variants(query):
+            rankings.append(
+                passage_search(
+                    user=user, query=variant, filters=_filters(time_filter if filtered else None), limit=limit * 2
+                ).hits
+            )
         if follow_up_query is not None:
             follow = passage_search(
                 user=user,
@@ -177,7 +229,15 @@ def retrieve(*, user: User, question: str, previous_question: str | None, now: d
         # model can say it was not last week but in March (notes also get recorded after the fact).
         hits, method = search(filtered=False)
         method += "+unfiltered"
-    return Retrieval(query=query, follow_up_query=follow_up_query, time_filter=used_filter, hits=hits, method=method)
+    return Retrieval(
+        query=query,
+        follow_up_query=follow_up_query,
+        time_filter=used_filter,
+        hits=hits,
+        method=method,
+        nothing_recorded=None if hits else nothing_then(),
+        cleaned_question=cleaned,
+    )
 
 
 # --- One turn --------------------------------------------------------------------------------
@@ -233,20 +293,39 @@ def chat_prepare(
         prepared = PreparedTurn(user=user, conversation=conversation, question=question, retrieval=retrieval)
         if prepared.found:
             tz = user_zone(user.timezone)
-            # Each passage is cut to the sentences nearest the question: prompt tokens are what
-            # the first token waits for on CPU. Citations still match against the whole passage.
+            # Prompt tokens are what the first token waits for on CPU: each passage is cut to the
+            # sentences nearest the question, then the notes and the earlier turns are fitted into
+            # CHAT_CONTEXT_TOKENS (prompts.fit_context). Citations still match the whole passage.
             focus = retrieval.follow_up_query or question
-            context = [
-                ContextPassage(
-                    number=i,
-                    text=excerpt(hit.text, answer=focus, limit=settings.CHAT_PASSAGE_CHARS),
-                    created_at=hit.note_created_at,
-                    start=hit.start,
-                )
-                for i, hit in enumerate(retrieval.hits, start=1)
-            ]
+
+            def nearest(text: str, chars: int) -> str:
+                return excerpt(text, answer=focus, limit=chars)
+
+            fitted = fit_context(
+                passages=[
+                    ContextPassage(
+                        number=i,
+                        text=nearest(hit.text, settings.CHAT_PASSAGE_CHARS),
+                        created_at=hit.note_created_at,
+                        start=hit.start,
+                    )
+                    for i, hit in enumerate(retrieval.hits, start=1)
+                ],
+                history=history,
+                budget=settings.CHAT_CONTEXT_TOKENS,
+                tz=tz,
+                trim=nearest,
+            )
+            # Notes a small budget left out are not sources either: [n] stays the n-th source.
+            del retrieval.hits[len(fitted.passages) :]
             prepared.messages = build_messages(
-                question=question, passages=context, history=history, now=timezone.now(), tz=tz
+                # The model sees the question without its filler ("Quick question: … (ref 4821)"),
+                # which made the 1.5B answer "not in your notes" on the same passages.
+                question=retrieval.cleaned_question or question,
+                passages=fitted.passages,
+                history=fitted.history,
+                now=timezone.now(),
+                tz=tz,
             )
     except AIError as exc:
         # The query could not be embedded (EMBED_BACKEND=openai and the service is down).
@@ -289,14 +368,21 @@ def _generation_options() -> dict[str, Any]:
 def chat_complete(*, prepared: PreparedTurn) -> ChatReply:
     """Answer a prepared turn without streaming, and store it."""
     if not prepared.found:
-        return chat_finish(prepared=prepared, answer=NOT_FOUND_ANSWER, model_name="")
+        return chat_finish(prepared=prepared, answer=prepared.retrieval.not_found_answer, model_name="")
+    from mindpost.ai.queue import Lane, llm_slot
+
     model = get_chat_model()
     try:
-        answer = model.complete(messages=prepared.messages, **_generation_options())
+        # The model is shared by every process: wait for a CHAT slot (503 model_busy on timeout).
+        with llm_slot(lane=Lane.CHAT):
+            answer = model.complete(messages=prepared.messages, **_generation_options())
     except AIError as exc:
         logger.warning("chat model call failed", extra={"error": str(exc), "kind": type(exc).__name__})
         release_unit(user=prepared.user)
         raise model_unavailable(prepared) from exc
+    except Unavailable:
+        release_unit(user=prepared.user)
+        raise
     return chat_finish(prepared=prepared, answer=answer, model_name=model.model_name)
 
 
