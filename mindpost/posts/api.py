@@ -14,12 +14,12 @@ from rest_framework.views import APIView
 
 from mindpost.accounts.auth import current_user
 from mindpost.accounts.models import User
-from mindpost.core.errors import AppError
+from mindpost.core.errors import AppError, Invalid
 from mindpost.core.pagination import PageNumberPagination
 from mindpost.core.wire import wire_fields
 from mindpost.posts import connections, generation, networks, publishing, selectors, services
 from mindpost.posts import serializers as s
-from mindpost.posts.models import Connection, OAuthClient, Post, PostStatus
+from mindpost.posts.models import Connection, DraftRequest, OAuthClient, Post, PostStatus
 from mindpost.posts.networks.base import Network
 
 X_SLUG = "x"
@@ -183,7 +183,13 @@ class GenerateView(APIView):
             )
         body = {
             "posts": [
-                {"post_text": v.post_text, "topics": v.topics, "character_count": v.character_count, "parts": v.parts}
+                {
+                    "post_text": v.post_text,
+                    "topics": v.topics,
+                    "character_count": v.character_count,
+                    "parts": v.parts,
+                    "angle": v.angle,
+                }
                 for v in result.variants
             ],
             "char_limit": result.char_limit,
@@ -191,6 +197,68 @@ class GenerateView(APIView):
             "model": result.model,
         }
         return Response(s.GenerateOutput(body).data)
+
+
+def _draft_network(values: dict[str, Any]) -> Network:
+    if "network" not in values:
+        return networks.for_post_type(values["post_type"])
+    try:
+        return networks.for_post_type(values["network"])
+    except AppError as exc:
+        raise Invalid(
+            f"Unknown network {values['network']!r}.",
+            code="unknown_network",
+            fields={"network": [f"Choose one of: {', '.join(networks.all_networks())}."]},
+        ) from exc
+
+
+def _draft_body(draft: DraftRequest) -> dict[str, Any]:
+    return {
+        "id": draft.pk,
+        "status": draft.status,
+        "stage": draft.stage,
+        "variants": draft.variants,
+        "char_limit": draft.char_limit,
+        "format": draft.options.get("format", ""),
+        "network": draft.options.get("network", ""),
+        "model": draft.model,
+        "error": {"code": draft.error_code, "detail": draft.error_detail} if draft.error_code else None,
+        "created_at": draft.created_at,
+        "finished_at": draft.finished_at,
+    }
+
+
+class DraftRequestListView(APIView):
+    throttle_scope = "generate"
+
+    @extend_schema(
+        request=s.DraftRequestInput,
+        responses={202: s.DraftAcceptedOutput, 400: OpenApiResponse(description="{code, detail, fields}")},
+        description="Start writing post variants from notes, as a job; poll the returned id for progress.",
+    )
+    def post(self, request: Request) -> Response:
+        data = s.DraftRequestInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        with wire_fields({"note_ids": "brain_dump_uuids", "fmt": "format"}):
+            draft = services.draft_request_create(
+                user=current_user(request),
+                note_ids=values["brain_dump_uuids"],
+                min_chars=values["min_chars"],
+                max_chars=values["max_chars"],
+                fmt=values["format"],
+                network=_draft_network(values),
+            )
+        return Response(
+            s.DraftAcceptedOutput({"id": draft.pk, "status": draft.status}).data, status=status.HTTP_202_ACCEPTED
+        )
+
+
+class DraftRequestDetailView(APIView):
+    @extend_schema(responses={200: s.DraftRequestOutput})
+    def get(self, request: Request, pk: uuid.UUID) -> Response:
+        draft = selectors.draft_request_get(user=current_user(request), request_id=pk)
+        return Response(s.DraftRequestOutput(_draft_body(draft)).data)
 
 
 # --- connections -------------------------------------------------------------------------------

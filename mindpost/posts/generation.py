@@ -1,10 +1,13 @@
 """Post variants from the user's notes, in their voice, that really fit the limit.
 
-The model is asked for strict JSON. Its reply is parsed defensively (code fences,
-prose around the JSON, wrong shapes); a bad reply is retried once with a repair
-request and never reaches the client. Length is counted here with X's weighted rules,
-never taken from the model: a variant over the limit is regenerated once, then trimmed
-at a sentence boundary.
+One model call per variant, each from a different angle (ANGLES: hook, lesson, question), all
+starting with the same fixed rules and notes so llama.cpp's prompt cache reuses that prefix (see
+docs/architecture.md, "Post drafts", for the measurements behind this). Each reply is one JSON
+object, parsed defensively (code fences, prose around the JSON, wrong shapes); only an unusable
+reply costs a repair request, and nothing malformed reaches the client. Length is counted here
+with X's weighted rules, never taken from the model: a variant over the limit is regenerated
+once, then trimmed at a sentence boundary. `run` reports its stage and each variant as it is
+ready, for the drafts job (services.draft_request_run); `generate` is the synchronous path.
 """
 
 from __future__ import annotations
@@ -12,15 +15,18 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 import unicodedata
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 
 from mindpost.accounts.models import User
 from mindpost.ai import get_chat_model
+from mindpost.ai.queue import Lane, llm_slot
 from mindpost.ai.types import AIError, TransientAIError
 from mindpost.billing import metering
 from mindpost.core.errors import AppError, Invalid, Unavailable, UpstreamFailed
@@ -47,6 +53,7 @@ class Variant:
     # hashtags that fit the limit (see `with_hashtags`). One string, built here, for both.
     draft_text: str = ""
     draft_count: int = 0
+    angle: str = ""  # the angle it was written from (ANGLES), "" when the model volunteered it
 
 
 # --- hashtags --------------------------------------------------------------------------------
@@ -110,6 +117,7 @@ class Generation:
     variants: list[Variant]
     char_limit: int
     model: str
+    stats: list[CallStats] = field(default_factory=list)
 
 
 def variant_range(max_chars: int) -> tuple[int, int]:
@@ -165,32 +173,55 @@ def _notes_text(notes: list[Any]) -> str:
 
 
 # --- prompts ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Angle:
+    """One way into the same notes; each variant is written from a different one, so the three
+    drafts differ in what they do, not only in wording (one JSON call for all three gave
+    near-copies of each other and of the note)."""
+
+    name: str
+    instruction: str
+
+
+ANGLES: tuple[Angle, ...] = (
+    Angle("hook", "Open with a short, striking first line that makes people stop scrolling, then tell what happened."),
+    Angle("lesson", "Say what I learned or took away from it, as a short reflection."),
+    Angle("question", "Tell it in one or two sentences, then end with one question to my readers."),
+)
+
+
 def _system_prompt(*, fmt: str, count: int, min_chars: int, max_chars: int, limit: int) -> str:
+    """The fixed part of every call of a draft: the same text for every note and every variant
+    of a preset, so llama.cpp's prompt cache reuses its evaluation (the notes and the angle come after)."""
     rules = [
-        "You turn a person's own notes (transcribed speech) into social media posts that they will publish.",
+        "You ghostwrite social media posts for a person, from their own notes (transcribed speech).",
         "Rules:",
+        '- Write as that person, in the first person ("I"). Never talk to them, never mention "the notes".',
         "- Use only facts, names, numbers, places and opinions that appear in the notes. Never add anything new: "
-        "no invented details, statistics, links, quotes or opinions.",
-        "- Keep the speaker's voice: first person, their words, tone and spelling of names.",
-        "- Merge related thoughts and drop filler (um, like, you know). Conversational and ready to publish.",
-        "- Hashtags: " + ("end with 2-3 relevant ones." if max_chars > MEDIUM_MAX else "none."),
+        "no invented details, statistics, links, quotes, advice or opinions.",
+        "- Use your own words: do not copy whole sentences from the notes. Drop filler (um, like, you know).",
+        f"- They get {count} different versions, each from a different angle; write only the version asked for.",
+        "- Hashtags: " + ("end with 2-3 relevant ones." if max_chars > MEDIUM_MAX else "none in the text."),
+        '- "topics": 1-3 short topics of the post.',
     ]
     if fmt == PostFormat.THREAD:
         rules += [
-            f"- Write {count} different versions, each a thread: a list of posts that read well in order.",
+            "- Each version is a thread: a list of posts that read well in order. Do not number the posts.",
             f"- Each post in a thread has at most {limit} characters; the whole thread about {max_chars} characters.",
-            "- Do not number the posts.",
             "Reply with JSON only, exactly this shape:",
-            '{"posts": [{"parts": ["first post", "second post"], "topics": ["topic"]}]}',
+            '{"parts": ["first post", "second post"], "topics": ["topic"]}',
         ]
     else:
         rules += [
-            f"- Write {count} different versions of the post.",
             f"- Each version has between {min_chars} and {max_chars} characters (never more than {max_chars}).",
             "Reply with JSON only, exactly this shape:",
-            '{"posts": [{"post_text": "the post", "topics": ["topic"]}]}',
+            '{"post_text": "the post", "topics": ["topic"]}',
         ]
     return "\n".join(rules)
+
+
+def _variant_request(*, notes_text: str, angle: Angle, index: int, count: int) -> str:
+    return f"My notes:\n\n{notes_text}\n\nWrite version {index} of {count}. Angle: {angle.name}. {angle.instruction}"
 
 
 # --- parsing ---------------------------------------------------------------------------------
@@ -247,10 +278,74 @@ def parse_reply(raw: str, *, fmt: str) -> list[dict[str, Any]]:
     return variants
 
 
+# --- similarity ------------------------------------------------------------------------------
+NEAR_COPY = 0.5  # word 3-gram Jaccard at or above which two texts count as the same post reworded
+
+
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    words = re.findall(r"\w+", text.casefold())
+    return {tuple(words[i : i + 3]) for i in range(max(1, len(words) - 2))} if words else set()
+
+
+def similarity(a: str, b: str) -> float:
+    """Word 3-gram Jaccard similarity of two texts (0 = no phrase in common, 1 = same wording).
+
+    Measures copied *wording*: two variants that share half their three-word phrases read as one
+    post edited, whatever their angle. (bench/drafts.py also reports e5 cosine, for meaning.)"""
+    x, y = _shingles(a), _shingles(b)
+    return len(x & y) / len(x | y) if x and y else 0.0
+
+
 # --- the model -----------------------------------------------------------------------------
-def _complete(model: Any, *, messages: list[dict[str, str]], max_tokens: int, temperature: float) -> str:
+@dataclass(frozen=True)
+class CallStats:
+    """Where one model call's time went, as llama.cpp reports it (`usage`, `timings`), plus the
+    wall time around it (which includes any queueing inside the server)."""
+
+    purpose: str
+    seconds: float
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    predicted_tokens: int = 0
+    prompt_ms: float = 0.0
+    predicted_ms: float = 0.0
+
+
+def _raw_complete(
+    model: Any, *, messages: list[dict[str, str]], max_tokens: int, temperature: float
+) -> tuple[str, dict[str, Any]]:
+    """The reply text and the server's `usage`/`timings` (empty for backends that don't say)."""
+    build = getattr(model, "_request", None)
+    client = getattr(model, "client", None)
+    if build is None or client is None:  # another ChatModel implementation: text only
+        return str(model.complete(messages=messages, max_tokens=max_tokens, temperature=temperature, json=True)), {}
+    from mindpost.ai.clients import mapped_errors
+
+    request = build(messages, max_tokens, temperature, json=True)
+    with mapped_errors(model.label):
+        response = client.chat.completions.create(**request)
+    if not response.choices or response.choices[0].message.content is None:
+        raise AIError(f"{model.label} returned no text.")
+    usage = response.usage.model_dump() if response.usage is not None else {}
+    extra = response.model_extra or {}
+    return str(response.choices[0].message.content).strip(), {"usage": usage, "timings": extra.get("timings") or {}}
+
+
+def _complete(
+    model: Any,
+    *,
+    messages: list[dict[str, str]],
+    max_tokens: int,
+    temperature: float,
+    purpose: str,
+    stats: list[CallStats],
+    on_position: Callable[[int], None] | None = None,
+) -> str:
+    """One model call, under the admission queue's DRAFT lane, timed into `stats`."""
     try:
-        return str(model.complete(messages=messages, max_tokens=max_tokens, temperature=temperature, json=True))
+        with llm_slot(lane=Lane.DRAFT, on_position=on_position):
+            started = time.monotonic()
+            raw, meta = _raw_complete(model, messages=messages, max_tokens=max_tokens, temperature=temperature)
     except TransientAIError as exc:
         raise Unavailable(
             "The writing model is busy or unavailable. Try again in a moment.",
@@ -259,34 +354,69 @@ def _complete(model: Any, *, messages: list[dict[str, str]], max_tokens: int, te
         ) from exc
     except AIError as exc:
         raise UpstreamFailed("The writing model failed on these notes.", code="generation_failed") from exc
+    usage, timings = meta.get("usage", {}), meta.get("timings", {})
+    call = CallStats(
+        purpose=purpose,
+        seconds=round(time.monotonic() - started, 3),
+        prompt_tokens=int(usage.get("prompt_tokens") or 0),
+        cached_tokens=int(timings.get("cache_n") or 0),
+        predicted_tokens=int(usage.get("completion_tokens") or 0),
+        prompt_ms=float(timings.get("prompt_ms") or 0.0),
+        predicted_ms=float(timings.get("predicted_ms") or 0.0),
+    )
+    stats.append(call)
+    logger.info("draft model call", extra={**call.__dict__})
+    return raw
 
 
 def _ask(
-    model: Any, *, messages: list[dict[str, str]], fmt: str, max_tokens: int, minimum: int
+    model: Any,
+    *,
+    messages: list[dict[str, str]],
+    fmt: str,
+    max_tokens: int,
+    purpose: str,
+    stats: list[CallStats],
+    on_position: Callable[[int], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Ask once; on an unusable reply ask once more to repair it. Never returns malformed data."""
-    raw = _complete(model, messages=messages, max_tokens=max_tokens, temperature=0.7)
+    """Ask once; only an unusable reply costs a second, repair request. [] when both fail."""
+    raw = _complete(
+        model,
+        messages=messages,
+        max_tokens=max_tokens,
+        temperature=0.7,
+        purpose=purpose,
+        stats=stats,
+        on_position=on_position,
+    )
     variants = parse_reply(raw, fmt=fmt)
-    if len(variants) >= minimum:
+    if variants:
         return variants
-    logger.info("model reply unusable, asking again", extra={"variants": len(variants)})
+    logger.info("model reply unusable, asking again", extra={"purpose": purpose})
     repair = [
         *messages,
         {"role": "assistant", "content": raw[:4000]},
         {
             "role": "user",
-            "content": f"That reply was not in the required format or had fewer than {minimum} versions. "
+            "content": "That reply was not in the required format. "
             "Reply again with only the JSON object in exactly the shape described, nothing else.",
         },
     ]
-    retry = parse_reply(_complete(model, messages=repair, max_tokens=max_tokens, temperature=0.3), fmt=fmt)
-    best = retry if len(retry) >= len(variants) else variants
-    if not best:
-        raise UpstreamFailed("The writing model did not return usable posts. Try again.", code="generation_failed")
-    return best
+    return parse_reply(
+        _complete(
+            model,
+            messages=repair,
+            max_tokens=max_tokens,
+            temperature=0.3,
+            purpose=f"{purpose} (repair)",
+            stats=stats,
+            on_position=on_position,
+        ),
+        fmt=fmt,
+    )
 
 
-def _shorten(model: Any, *, texts: list[str], limit: int, notes: str) -> list[str | None]:
+def _shorten(model: Any, *, texts: list[str], limit: int, notes: str, stats: list[CallStats]) -> list[str | None]:
     """One regeneration for the variants that came out too long; None where it failed."""
     listing = "\n".join(f"{i + 1}. {text}" for i, text in enumerate(texts))
     messages = [
@@ -299,18 +429,27 @@ def _shorten(model: Any, *, texts: list[str], limit: int, notes: str) -> list[st
         {"role": "user", "content": f"Notes they are based on:\n{notes[:4000]}\n\nPosts to shorten:\n{listing}"},
     ]
     try:
-        raw = _complete(model, messages=messages, max_tokens=max(256, len(texts) * limit // 2), temperature=0.2)
+        raw = _complete(
+            model,
+            messages=messages,
+            max_tokens=max(256, len(texts) * limit // 2),
+            temperature=0.2,
+            purpose="shorten",
+            stats=stats,
+        )
     except AppError:
         return [None] * len(texts)
     shortened = parse_reply(raw, fmt=PostFormat.SINGLE)
     return [shortened[i]["post_text"] if i < len(shortened) else None for i in range(len(texts))]
 
 
-def _fit_singles(model: Any, variants: list[dict[str, Any]], *, limit: int, notes: str) -> list[Variant]:
+def _fit_singles(
+    model: Any, variants: list[dict[str, Any]], *, limit: int, notes: str, stats: list[CallStats]
+) -> list[Variant]:
     texts = [v["post_text"] for v in variants]
     over = [i for i, text in enumerate(texts) if not length.fits(text, limit)]
     if over:
-        replacements = _shorten(model, texts=[texts[i] for i in over], limit=limit, notes=notes)
+        replacements = _shorten(model, texts=[texts[i] for i in over], limit=limit, notes=notes, stats=stats)
         for i, replacement in zip(over, replacements, strict=True):
             texts[i] = replacement if replacement and length.fits(replacement, limit) else texts[i]
     fitted = [length.trim_to_limit(text, limit) for text in texts]
@@ -325,6 +464,7 @@ def _fit_singles(model: Any, variants: list[dict[str, Any]], *, limit: int, note
                 parts=[],
                 draft_text=draft,
                 draft_count=length.weighted_length(draft),
+                angle=v.get("angle", ""),
             )
         )
     return out
@@ -346,15 +486,28 @@ def _fit_threads(variants: list[dict[str, Any]], *, limit: int) -> list[Variant]
                 parts=parts,
                 draft_text="\n\n".join(draft_parts),
                 draft_count=max(length.weighted_length(part) for part in draft_parts),
+                angle=v.get("angle", ""),
             )
         )
     return out
 
 
-def generate(
-    *, user: User, note_ids: list[uuid.UUID], min_chars: int, max_chars: int, fmt: str, network: Network
-) -> Generation:
-    """Variants for the user's ready notes. Counts one GENERATIONS unit, given back on failure."""
+# --- the pipeline ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Plan:
+    """A checked request: everything generation needs, decided before any unit is taken."""
+
+    notes_text: str
+    fmt: str
+    limit: int  # the account's post limit
+    target: int  # the longest a variant may be
+    floor: int
+    minimum: int
+    count: int
+
+
+def plan(*, user: User, note_ids: list[uuid.UUID], min_chars: int, max_chars: int, fmt: str, network: Network) -> Plan:
+    """Validate a request (Invalid with a code on bad input) without calling the model."""
     if min_chars > max_chars:
         raise Invalid(
             "min_chars must not be larger than max_chars.",
@@ -367,29 +520,108 @@ def generate(
     limit = selectors.char_limit(user=user, network=network)
     # A single post can't be longer than the limit, whatever was asked for.
     target = max_chars if fmt == PostFormat.THREAD else min(max_chars, limit)
-    floor = min(min_chars, target)
     minimum, count = variant_range(target)
-    notes_text = _notes_text(notes)
-    messages = [
-        {
-            "role": "system",
-            "content": _system_prompt(fmt=fmt, count=count, min_chars=floor, max_chars=target, limit=limit),
-        },
-        {"role": "user", "content": f"My notes:\n\n{notes_text}"},
-    ]
-    # About 3 characters per token, plus JSON; capped so prompt + answer fit the model's context.
-    max_tokens = max(512, min(settings.POSTS_GENERATION_MAX_TOKENS, count * target // 3 + 256))
+    return Plan(
+        notes_text=_notes_text(notes),
+        fmt=fmt,
+        limit=limit,
+        target=target,
+        floor=min(min_chars, target),
+        minimum=minimum,
+        count=count,
+    )
 
+
+def _max_tokens(p: Plan) -> int:
+    # About 3 characters per token, plus the JSON around one variant; capped by the setting.
+    return max(96, min(settings.POSTS_GENERATION_MAX_TOKENS, p.target // 3 + 64))
+
+
+def run(
+    p: Plan,
+    *,
+    model: Any,
+    on_stage: Callable[[str], None] | None = None,
+    on_variant: Callable[[Variant], None] | None = None,
+    stats: list[CallStats] | None = None,
+) -> list[Variant]:
+    """Write up to `p.count` variants, one model call per angle, reporting each as it is ready.
+
+    Every call starts with the same messages (the fixed rules, then the notes) and only its last
+    line names the angle, so llama.cpp evaluates the notes once and the 2nd and 3rd calls reuse
+    that prompt. A reply that carries more than one version (some models do) is used whole.
+    Raises UpstreamFailed when the first angle gives nothing usable even after the repair."""
+    stats = stats if stats is not None else []
+    stage = on_stage or (lambda _text: None)
+    system = _system_prompt(fmt=p.fmt, count=p.count, min_chars=p.floor, max_chars=p.target, limit=p.limit)
+    variants: list[Variant] = []
+    for index, angle in enumerate(ANGLES[: p.count], start=1):
+        if len(variants) >= p.count:
+            break
+        label = f"Writing draft {len(variants) + 1} of {p.count} ({angle.name})"
+        stage(label)
+
+        def waiting(ahead: int, label: str = label) -> None:
+            stage(f"Waiting for the model ({ahead} ahead)" if ahead > 0 else label)
+
+        messages = [
+            {"role": "system", "content": system},
+            {
+                "role": "user",
+                "content": _variant_request(notes_text=p.notes_text, angle=angle, index=index, count=p.count),
+            },
+        ]
+        raw = _ask(
+            model,
+            messages=messages,
+            fmt=p.fmt,
+            max_tokens=_max_tokens(p),
+            purpose=angle.name,
+            stats=stats,
+            on_position=waiting,
+        )
+        if not raw and not variants:
+            raise UpstreamFailed("The writing model did not return usable posts. Try again.", code="generation_failed")
+        # Exact repeats within a reply go first; near-copies are judged on the fitted text (what the card shows).
+        unique = list({item["post_text"] or "\n".join(item["parts"]): item for item in raw}.values())
+        fresh = [{**item, "angle": angle.name if i == 0 else ""} for i, item in enumerate(unique)]
+        fresh = fresh[: p.count - len(variants)]
+        if p.fmt == PostFormat.THREAD:
+            ready = _fit_threads(fresh, limit=p.limit)
+        else:
+            if any(not length.fits(f["post_text"], p.target) for f in fresh):
+                stage(f"Shortening draft {len(variants) + 1}")
+            ready = _fit_singles(model, fresh, limit=p.target, notes=p.notes_text, stats=stats)
+        for variant in ready:
+            if any(similarity(variant.post_text, other.post_text) >= NEAR_COPY for other in variants):
+                logger.info("near-copy of an earlier draft dropped", extra={"angle": angle.name})
+                continue
+            variants.append(variant)
+            if on_variant is not None:
+                on_variant(variant)
+    if not variants:
+        raise UpstreamFailed("The writing model did not return usable posts. Try again.", code="generation_failed")
+    return variants
+
+
+def generate(
+    *, user: User, note_ids: list[uuid.UUID], min_chars: int, max_chars: int, fmt: str, network: Network
+) -> Generation:
+    """Variants for the user's ready notes, synchronously. Counts one GENERATIONS unit, given back on failure."""
+    p = plan(user=user, note_ids=note_ids, min_chars=min_chars, max_chars=max_chars, fmt=fmt, network=network)
+    stats: list[CallStats] = []
     with metering.metered(user=user, metric=metering.Metric.GENERATIONS):
         model = get_chat_model()
-        raw_variants = _ask(model, messages=messages, fmt=fmt, max_tokens=max_tokens, minimum=minimum)
-        unique = list({v["post_text"] or "\n".join(v["parts"]): v for v in raw_variants}.values())[:count]
-        if fmt == PostFormat.THREAD:
-            variants = _fit_threads(unique, limit=limit)
-        else:
-            variants = _fit_singles(model, unique, limit=target, notes=notes_text)
+        variants = run(p, model=model, stats=stats)
     logger.info(
         "posts generated",
-        extra={"user_id": str(user.pk), "variants": len(variants), "format": fmt, "model": model.model_name},
+        extra={
+            "user_id": str(user.pk),
+            "variants": len(variants),
+            "format": fmt,
+            "model": model.model_name,
+            "calls": len(stats),
+            "model_seconds": round(sum(c.seconds for c in stats), 2),
+        },
     )
-    return Generation(variants=variants, char_limit=limit, model=str(model.model_name))
+    return Generation(variants=variants, char_limit=p.limit, model=str(model.model_name), stats=stats)

@@ -233,3 +233,44 @@ class OAuthState(models.Model):
 
     def __str__(self) -> str:
         return f"OAuth state for {self.network} ({self.user_id})"
+
+
+class DraftStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class DraftRequest(models.Model):
+    """One "write drafts from these notes" request, run as a job (posts.generate_drafts).
+
+    The variants appear here one by one as the model writes them; they are the user's content,
+    so they are encrypted at rest like the posts themselves."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="draft_requests")
+    note_ids = models.JSONField(default=list)  # UUID strings, in the order given
+    # min_chars, max_chars, format, network: the inputs of generate_from_dumps.
+    options = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=DraftStatus.choices, default=DraftStatus.QUEUED)
+    stage = models.CharField(max_length=120, blank=True, default="")
+    variants = EncryptedJSONField(default=list, blank=True)
+    char_limit = models.PositiveIntegerField(null=True, blank=True)
+    model = models.CharField(max_length=120, blank=True, default="")
+    error_code = models.CharField(max_length=64, blank=True, default="")
+    error_detail = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        indexes = (models.Index(fields=("user", "-created_at"), name="draftreq_user_created"),)
+
+    def __str__(self) -> str:
+        return f"Draft request {self.id} ({self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (DraftStatus.DONE, DraftStatus.FAILED)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 
 from mindpost.accounts.models import User
 from mindpost.billing import metering
 from mindpost.core.errors import NotFound
-from mindpost.posts.models import Connection, Post, PostImage
+from mindpost.posts.models import Connection, DraftRequest, Post, PostImage
 from mindpost.posts.networks.base import Network
 
 
@@ -56,3 +57,14 @@ def post_image_get(*, user: User, post_id: uuid.UUID | str, image_id: uuid.UUID 
     if image is None:
         raise NotFound("Image not found.")
     return image
+
+
+def draft_request_get(*, user: User, request_id: uuid.UUID | str) -> DraftRequest:
+    """The user's drafts request; anyone else's is as unknown as a missing one (404)."""
+    try:
+        found = DraftRequest.objects.filter(user=user, pk=request_id).first()
+    except (ValueError, TypeError, ValidationError):
+        found = None
+    if found is None:
+        raise NotFound("Drafts request not found.")
+    return found

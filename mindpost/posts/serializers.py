@@ -109,6 +109,11 @@ class GenerateInput(serializers.Serializer):
     post_type = serializers.CharField(required=False, default="twitter", max_length=32)
 
 
+class DraftRequestInput(GenerateInput):
+    # The network slug ("x", "linkedin"); overrides post_type when given.
+    network = serializers.CharField(required=False, max_length=32)
+
+
 class ConnectInput(serializers.Serializer):
     client = serializers.ChoiceField(choices=("mobile", "web"), required=False, default="mobile")
 
@@ -167,6 +172,7 @@ class VariantOutput(serializers.Serializer):
     topics = serializers.ListField(child=serializers.CharField())
     character_count = serializers.IntegerField()
     parts = serializers.ListField(child=serializers.CharField())
+    angle = serializers.CharField(required=False, help_text="The angle it was written from: hook, lesson, question.")
 
 
 class GenerateOutput(serializers.Serializer):
@@ -174,6 +180,30 @@ class GenerateOutput(serializers.Serializer):
     char_limit = serializers.IntegerField()
     format = serializers.CharField()
     model = serializers.CharField()
+
+
+class DraftAcceptedOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.CharField()
+
+
+class DraftErrorOutput(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class DraftRequestOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=("queued", "running", "done", "failed"))
+    stage = serializers.CharField(help_text='What is happening now, e.g. "Waiting for the model (2 ahead)".')
+    variants = VariantOutput(many=True, help_text="The variants written so far, in order.")
+    char_limit = serializers.IntegerField(allow_null=True)
+    format = serializers.CharField()
+    network = serializers.CharField()
+    model = serializers.CharField()
+    error = DraftErrorOutput(allow_null=True)
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
 
 
 class TwitterStatusOutput(serializers.Serializer):

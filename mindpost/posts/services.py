@@ -16,12 +16,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from mindpost.accounts.models import User
+from mindpost.ai import get_chat_model
 from mindpost.billing import metering
-from mindpost.core.errors import Conflict, Invalid, NotFound
+from mindpost.core.errors import AppError, Conflict, Invalid, NotFound
 from mindpost.notes.models import Note
-from mindpost.posts import length, networks, publishing, selectors, tasks
+from mindpost.posts import generation, length, networks, publishing, selectors, tasks
 from mindpost.posts.images import CheckedImage, check_image
-from mindpost.posts.models import Post, PostFormat, PostImage, PostStatus
+from mindpost.posts.models import DraftRequest, DraftStatus, Post, PostFormat, PostImage, PostStatus
 from mindpost.posts.networks.base import Network
 
 logger = logging.getLogger(__name__)
@@ -349,3 +350,103 @@ def delete_image_file(*, name: str | None) -> None:
     """Remove a stored image once the row deletion commits (wired to post_delete in apps.py)."""
     if name:
         transaction.on_commit(lambda: default_storage.delete(name))
+
+
+# --- drafts (generation as a job) ------------------------------------------------------------
+def _variant_body(variant: generation.Variant) -> dict[str, Any]:
+    return {
+        "post_text": variant.post_text,
+        "topics": variant.topics,
+        "character_count": variant.character_count,
+        "parts": variant.parts,
+        "angle": variant.angle,
+        "draft_text": variant.draft_text,
+        "draft_count": variant.draft_count,
+    }
+
+
+def draft_request_create(
+    *, user: User, note_ids: Sequence[uuid.UUID], min_chars: int, max_chars: int, fmt: str, network: Network
+) -> DraftRequest:
+    """Check the request (400s come from here, before anything is queued), take one GENERATIONS
+    unit (given back if the job fails), and queue the job once this transaction commits."""
+    generation.plan(
+        user=user, note_ids=list(note_ids), min_chars=min_chars, max_chars=max_chars, fmt=fmt, network=network
+    )
+    metering.reserve(user=user, metric=metering.Metric.GENERATIONS)
+    draft = DraftRequest.objects.create(
+        user=user,
+        note_ids=[str(note_id) for note_id in dict.fromkeys(note_ids)],
+        options={"min_chars": min_chars, "max_chars": max_chars, "format": fmt, "network": network.slug},
+        stage="Queued",
+    )
+    tasks.defer_generate_drafts(request_id=draft.pk)
+    return draft
+
+
+def _draft_update(draft_id: uuid.UUID, **values: Any) -> None:
+    DraftRequest.objects.filter(pk=draft_id).update(**values)
+
+
+def draft_request_run(*, request_id: uuid.UUID | str) -> None:
+    """The job: write the variants, saving each one and the current stage as they come.
+
+    A failure is recorded on the request (`error_code`, `error_detail`) and gives the unit back;
+    it is not raised, so the job is not retried (the person asks again)."""
+    draft = DraftRequest.objects.select_related("user").filter(pk=request_id).first()
+    if draft is None or draft.status != DraftStatus.QUEUED:
+        return  # deleted, or already run (a duplicate delivery)
+    _draft_update(draft.pk, status=DraftStatus.RUNNING, stage="Starting", started_at=timezone.now())
+    user, options = draft.user, draft.options
+    produced: list[dict[str, Any]] = []
+
+    def on_stage(text: str) -> None:
+        _draft_update(draft.pk, stage=text[:120])
+
+    def on_variant(variant: generation.Variant) -> None:
+        produced.append(_variant_body(variant))
+        _draft_update(draft.pk, variants=produced)
+
+    try:
+        plan = generation.plan(
+            user=user,
+            note_ids=[uuid.UUID(note_id) for note_id in draft.note_ids],
+            min_chars=int(options["min_chars"]),
+            max_chars=int(options["max_chars"]),
+            fmt=str(options["format"]),
+            network=networks.get(str(options["network"])),
+        )
+        model = get_chat_model()
+        stats: list[generation.CallStats] = []
+        generation.run(plan, model=model, on_stage=on_stage, on_variant=on_variant, stats=stats)
+    except Exception as exc:
+        error = exc if isinstance(exc, AppError) else None
+        if error is None:
+            logger.exception("draft generation crashed", extra={"draft_request_id": str(draft.pk)})
+        metering.release(user=user, metric=metering.Metric.GENERATIONS)
+        _draft_update(
+            draft.pk,
+            status=DraftStatus.FAILED,
+            stage="Failed",
+            error_code=error.code if error else "generation_failed",
+            error_detail=(error.detail if error else "Writing the drafts failed. Try again.")[:500],
+            finished_at=timezone.now(),
+        )
+        return
+    _draft_update(
+        draft.pk,
+        status=DraftStatus.DONE,
+        stage="Done",
+        char_limit=plan.limit,
+        model=str(model.model_name)[:120],
+        finished_at=timezone.now(),
+    )
+    logger.info(
+        "drafts written",
+        extra={
+            "draft_request_id": str(draft.pk),
+            "variants": len(produced),
+            "calls": len(stats),
+            "model_seconds": round(sum(call.seconds for call in stats), 2),
+        },
+    )

@@ -33,3 +33,16 @@ def defer_publish_post(*, post_id: uuid.UUID, token: uuid.UUID, at: datetime | N
         task.defer(post_id=str(post_id), token=str(token))
 
     on_commit(enqueue)
+
+
+@job(name="posts.generate_drafts", queue="posts")
+def generate_drafts(*, request_id: str) -> None:
+    # Imported here: services imports this module to defer the job.
+    from mindpost.posts import services
+
+    services.draft_request_run(request_id=request_id)
+
+
+def defer_generate_drafts(*, request_id: uuid.UUID) -> None:
+    """Queue the drafts job once the request row is committed (a rollback leaves no job)."""
+    on_commit(lambda: generate_drafts.defer(request_id=str(request_id)))

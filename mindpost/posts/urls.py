@@ -5,6 +5,8 @@ from mindpost.posts import api
 urlpatterns = [
     path("posts/", api.PostListView.as_view(), name="posts_list"),
     path("posts/generate_from_dumps/", api.GenerateView.as_view(), name="posts_generate"),
+    path("posts/drafts/", api.DraftRequestListView.as_view(), name="posts_drafts"),
+    path("posts/drafts/<uuid:pk>/", api.DraftRequestDetailView.as_view(), name="posts_drafts_detail"),
     path("posts/<uuid:pk>/", api.PostDetailView.as_view(), name="posts_detail"),
     path("posts/<uuid:pk>/publish/", api.PostPublishView.as_view(), name="posts_publish"),
     path("posts/<uuid:pk>/images/<uuid:image_id>/", api.PostImageView.as_view(), name="posts_image_detail"),

@@ -20,7 +20,7 @@ from mindpost.core.errors import AppError, Invalid, NotFound
 from mindpost.notes import selectors as note_selectors
 from mindpost.posts import generation, length, networks, publishing, services
 from mindpost.posts import selectors as post_selectors
-from mindpost.posts.models import Post, PostFormat, PostStatus
+from mindpost.posts.models import DraftRequest, Post, PostFormat, PostStatus
 from mindpost.posts.networks.base import Network
 from mindpost.web.helpers import error_fragment, htmx_target, navigate, user_zone, web_user
 
@@ -99,6 +99,8 @@ def _parse_when(raw: str, *, tz: ZoneInfo) -> datetime | None:
 @require_GET
 def compose(request: HttpRequest) -> HttpResponse:
     user = web_user(request)
+    if request.GET.get("draft") and htmx_target(request):
+        return _drafts_progress(request, post_selectors.draft_request_get(user=user, request_id=request.GET["draft"]))
     network = _network(request.GET.get("network"))
     preset_name = request.GET.get("length") or "short"
     ids = _note_ids(request.GET.getlist("note_ids"))
@@ -128,8 +130,29 @@ def compose_generate(request: HttpRequest) -> HttpResponse:
     if not ids:
         raise Invalid("Pick at least one ready note to write about.", code="notes_required")
     _, low, high, fmt = _preset(user, name=request.POST.get("length", "short"), network=network)
+    if request.POST.get("mode") == "job":
+        # The page's way: a job whose stage and variants the page polls for (see _drafts_progress).
+        draft = services.draft_request_create(
+            user=user, note_ids=ids, min_chars=low, max_chars=high, fmt=fmt, network=network
+        )
+        return _drafts_progress(request, draft)
+    # Without mode=job (no-JS form posts, older pages): written while the request waits.
     result = generation.generate(user=user, note_ids=ids, min_chars=low, max_chars=high, fmt=fmt, network=network)
     return render(request, "web/_variants.html", {"variants": result.variants, "limit": result.char_limit, "fmt": fmt})
+
+
+def _drafts_progress(request: HttpRequest, draft: DraftRequest) -> HttpResponse:
+    """The drafts written so far and what is happening now; it polls itself until the job ends."""
+    user = web_user(request)
+    network = _network(draft.options.get("network"))
+    context = {
+        "draft": draft,
+        "variants": draft.variants,
+        "limit": draft.char_limit or post_selectors.char_limit(user=user, network=network),
+        "fmt": draft.options.get("format", PostFormat.SINGLE),
+        "running": not draft.finished,
+    }
+    return render(request, "web/_drafts_progress.html", context)
 
 
 @login_required
