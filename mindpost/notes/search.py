@@ -214,6 +214,95 @@ def keyword_ranking(
     return [_Ranked(passage_id=pk, value=float(s), terms=int(m), best_idf=float(b)) for pk, s, m, b in rows]
 
 
+# The exact path in one statement (one round trip, no ORM compilation): the capped count, both
+# rankings, and the keyword side's document frequencies and idf. It computes what
+# count_searchable, vector_ranking (exact) and keyword_ranking compute, the same way, so the
+# ranking is identical (tests/notes/test_search_fused.py compares them): the idf formula is
+# keyword_ranking's, and the scores are summed in numeric as its CASE chain of float literals is
+# (each idf goes through its shortest text form, as a Python float literal does). Above `exact_max`
+# passages the vector side comes back empty (a one-time filter skips the scan) and the caller
+# takes the HNSW path for it.
+_RANK_SQL = """
+WITH scope AS NOT MATERIALIZED (
+    SELECT p.id, p.embedding, p.keywords FROM notes_passage p {join}
+    WHERE p.user_id = %(user)s AND p.embedding_model = %(model)s {where}
+),
+total AS MATERIALIZED (SELECT count(*) AS n FROM (SELECT 1 FROM scope LIMIT %(cap)s) capped),
+vec AS MATERIALIZED (
+    SELECT id, embedding <=> %(vector)s::vector AS d FROM scope
+    WHERE (SELECT n FROM total) <= %(exact_max)s
+    ORDER BY (embedding <=> %(vector)s::vector) + 0, id LIMIT %(depth)s
+),
+words AS MATERIALIZED (
+    SELECT w.ord, w.term, to_tsquery('simple'::regconfig, w.term) AS q,
+           (SELECT count(*) FROM scope WHERE scope.keywords @@ to_tsquery('simple'::regconfig, w.term)) AS df
+    FROM unnest(%(terms)s::text[]) WITH ORDINALITY AS w(term, ord)
+),
+idf AS MATERIALIZED (
+    SELECT ord, term, q,
+           ln(1 + ((c.corpus - df)::float8 + 0.5) / (df::float8 + 0.5))::text::numeric AS idf
+    FROM words, (SELECT greatest((SELECT n FROM total), %(min_corpus)s, (SELECT max(df) FROM words)) AS corpus) c
+    WHERE df > 0
+),
+present AS MATERIALIZED (
+    SELECT to_tsquery('simple'::regconfig, string_agg(term, ' | ' ORDER BY ord)) AS q FROM idf
+),
+kw AS MATERIALIZED (
+    SELECT s.id, agg.s, agg.m, agg.b, ts_rank(s.keywords, (SELECT q FROM present)) AS r
+    FROM scope s,
+         LATERAL (SELECT sum(i.idf ORDER BY i.ord) AS s, count(*) AS m, max(i.idf) AS b
+                  FROM idf i WHERE s.keywords @@ i.q) agg
+    WHERE s.keywords @@ (SELECT q FROM present)
+    ORDER BY agg.s DESC, r DESC, s.id LIMIT %(depth)s
+)
+SELECT 0, (SELECT n FROM total), 0, NULL::float8, NULL::numeric, 0, NULL::numeric
+UNION ALL SELECT 1, id, row_number() OVER (ORDER BY d, id), d, NULL, 0, NULL FROM vec
+UNION ALL SELECT 2, id, row_number() OVER (ORDER BY s DESC, r DESC, id), NULL, s, m, b FROM kw
+"""
+
+
+def _rank_in_one_query(
+    *, user: User, vector: Sequence[float], terms: list[str], filters: SearchFilters, model: str, depth: int
+) -> tuple[int, list[_Ranked], list[_Ranked]]:
+    """(capped total, vector side, keyword side); the vector side is empty above the exact-scan limit."""
+    join, where = "", []
+    params: dict[str, Any] = {
+        "user": user.pk,
+        "model": model,
+        "cap": settings.SEARCH_EXACT_MAX_PASSAGES + 1,
+        "exact_max": settings.SEARCH_EXACT_MAX_PASSAGES,
+        "vector": "[" + ",".join(map(repr, map(float, vector))) + "]",
+        "depth": depth,
+        "terms": terms,
+        "min_corpus": _MIN_IDF_CORPUS,
+    }
+    if filters.tag or filters.since or filters.until:
+        join = "JOIN notes_note n ON n.id = p.note_id"
+    if filters.tag:
+        where.append("AND n.tag_hashes @> %(tag)s::varchar(32)[]")
+        params["tag"] = [tag_filter_hash(filters.tag)]
+    if filters.since:
+        where.append("AND n.created_at >= %(since)s")
+        params["since"] = filters.since
+    if filters.until:
+        where.append("AND n.created_at < %(until)s")
+        params["until"] = filters.until
+    with connection.cursor() as cursor:
+        cursor.execute(_RANK_SQL.format(join=join, where=" ".join(where)), params)
+        rows = cursor.fetchall()
+    total, vector_rows, keyword_rows = 0, [], []
+    for side, pk, order, distance, score, terms_matched, best_idf in rows:
+        if side == 0:
+            total = int(pk)
+        elif side == 1:
+            vector_rows.append((order, _Ranked(passage_id=pk, value=1.0 - float(distance))))
+        else:
+            keyword_rows.append(
+                (order, _Ranked(passage_id=pk, value=float(score), terms=int(terms_matched), best_idf=float(best_idf)))
+            )
+    return total, [r for _, r in sorted(vector_rows)], [r for _, r in sorted(keyword_rows)]
+
+
 def fuse(*, vector: list[_Ranked], keyword: list[_Ranked], params: FusionParams) -> list[Hit]:
     """Weighted reciprocal rank fusion of the two rankings (gated keyword side)."""
     hits: dict[int, Hit] = {}
@@ -246,28 +335,28 @@ def _hit_from(passage: Passage, hit: Hit) -> Hit:
     )
 
 
-def _load(*, user: User, hits: list[Hit]) -> list[Hit]:
-    """Fill in the passages' notes, times and decrypted text (only the user's own rows)."""
-    rows = {
-        p.pk: p for p in Passage.objects.filter(user=user, pk__in=[h.passage_id for h in hits]).select_related("note")
-    }
-    return [
-        replace(_hit_from(rows[hit.passage_id], hit), extra={"note_title": rows[hit.passage_id].note.title})
-        for hit in hits
-        if hit.passage_id in rows  # else deleted since ranking
-    ]
+# What a hit shows: never the vectors or keyword lexemes, nor the note's transcript (only the
+# passage text and the note title are decrypted).
+_HIT_FIELDS = ("id", "note", "position", "text", "start_seconds", "end_seconds", "note__created_at", "note__title")
 
 
-def _similarities(*, user: User, ids: list[int], vector: Sequence[float]) -> dict[int, float]:
-    if not ids:
-        return {}
-    rows = (
-        Passage.objects.filter(user=user, pk__in=ids)
-        .annotate(d=CosineDistance("embedding", list(vector)))
-        .order_by()
-        .values_list("pk", "d")
-    )
-    return {pk: 1.0 - float(d) for pk, d in rows}
+def _load(*, user: User, hits: list[Hit], vector: Sequence[float]) -> list[Hit]:
+    """Fill in the passages' notes, times and decrypted text (only the user's own rows), and the
+    similarity of keyword-only hits (for the relevance floor), in one query."""
+    queryset = Passage.objects.filter(user=user, pk__in=[h.passage_id for h in hits]).select_related("note")
+    queryset = queryset.only(*_HIT_FIELDS).order_by()
+    if any(h.similarity is None for h in hits):
+        queryset = queryset.annotate(d=CosineDistance("embedding", list(vector)))
+    rows = {p.pk: p for p in queryset}
+    loaded = []
+    for hit in hits:
+        passage = rows.get(hit.passage_id)
+        if passage is None:
+            continue  # deleted since ranking
+        if hit.similarity is None:
+            hit.similarity = 1.0 - float(passage.d)  # type: ignore[attr-defined]
+        loaded.append(replace(_hit_from(passage, hit), extra={"note_title": passage.note.title}))
+    return loaded
 
 
 def passage_search(
@@ -285,24 +374,23 @@ def passage_search(
     embedder = get_embedder()
     model = embedder.model_name
     query_vector = list(vector) if vector is not None else list(embedder.embed_query(query))
-    total = count_searchable(user=user, filters=filters, model=model, cap=settings.SEARCH_EXACT_MAX_PASSAGES + 1)
     depth = max(params.candidates, limit)
-    vector_side, method = vector_ranking(
-        user=user, vector=query_vector, filters=filters, model=model, depth=depth, total=total
+    total, vector_side, keyword_side = _rank_in_one_query(
+        user=user, vector=query_vector, terms=query_terms(query), filters=filters, model=model, depth=depth
     )
-    keyword_side = keyword_ranking(
-        user=user, terms=query_terms(query), filters=filters, model=model, depth=depth, total=total
-    )
+    method = "none" if total == 0 else "exact"
+    if total > settings.SEARCH_EXACT_MAX_PASSAGES:  # a big user: the vector side through HNSW
+        vector_side, method = vector_ranking(
+            user=user, vector=query_vector, filters=filters, model=model, depth=depth, total=total
+        )
     fused = fuse(vector=vector_side, keyword=keyword_side, params=params)[:limit]
-    missing = [h.passage_id for h in fused if h.similarity is None]
-    if missing:  # keyword-only hits: give them a similarity too, for the relevance floor
-        for hit_id, similarity in _similarities(user=user, ids=missing, vector=query_vector).items():
-            next(h for h in fused if h.passage_id == hit_id).similarity = similarity
-    return SearchResult(hits=_load(user=user, hits=fused), method=method, total=total, query_vector=query_vector)
+    return SearchResult(
+        hits=_load(user=user, hits=fused, vector=query_vector), method=method, total=total, query_vector=query_vector
+    )
 
 
 def recent_passages(*, user: User, filters: SearchFilters, limit: int) -> list[Hit]:
     """The newest passages under the filters ("what did I say yesterday?" names no topic)."""
     queryset = _searchable(user=user, model=get_embedder().model_name, filters=filters)
-    rows = queryset.select_related("note").order_by("-note__created_at", "position")[:limit]
+    rows = queryset.select_related("note").only(*_HIT_FIELDS).order_by("-note__created_at", "position")[:limit]
     return [_hit_from(p, Hit(passage_id=p.pk, score=0.0)) for p in rows]

@@ -110,6 +110,16 @@ class Supervisor:
                 process.wait()
 
 
+def web_command(*, python: str, host: str, port: int, workers: int | None = None) -> list[str]:
+    """The web server as `make run` starts it (bench/search_api.py starts it the same way):
+    WEB_CONCURRENCY uvicorn worker processes. Python holds one core per process (the GIL), so
+    one process leaves the second core to PostgreSQL and the embedder only. `bench/search_api.py
+    --config WEB_CONCURRENCY=1 --config WEB_CONCURRENCY=2` compares counts in one run."""
+    workers = workers or settings.WEB_CONCURRENCY
+    command = [python, "-m", "uvicorn", "config.asgi:application", "--host", host, "--port", str(port)]
+    return [*command, "--workers", str(workers)] if workers > 1 else command
+
+
 class Command(BaseCommand):
     help = "Run MindPost (web + worker) on this machine; Ctrl-C stops everything."
 
@@ -123,9 +133,7 @@ class Command(BaseCommand):
         # embedded database, which then lives as long as runstack (mindpost/core/db/embedded).
         call_command("migrate", interactive=False, verbosity=1)
         python = sys.executable
-        commands: dict[str, Sequence[str]] = {
-            "web": [python, "-m", "uvicorn", "config.asgi:application", "--host", host, "--port", str(port)],
-        }
+        commands: dict[str, Sequence[str]] = {"web": web_command(python=python, host=host, port=port)}
         if not no_worker:
             commands["worker"] = [python, "manage.py", "procrastinate", "worker"]
         if settings.CHAT_BACKEND == "local":
