@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test lint typecheck pytest venv clean-venv css vendor browser models-test models-full bench bench-ai
-.PHONY: bench-search bench-retrieval bench-search-api bench-chat
+.PHONY: bench-search bench-retrieval bench-search-api bench-chat bench-chat-latency bench-chat-quality bench-drafts
 
 $(VENV)/.created:
 	@interp="$$(bin/find-python)" && echo "Using $$interp" && "$$interp" -m venv $(VENV)
@@ -115,4 +115,20 @@ bench-search-api: $(VENV)/.test
 bench-chat: $(VENV)/.test models-full
 	$(PY) bench/chat.py --write-docs
 
-bench: bench-ai bench-search bench-retrieval bench-search-api bench-chat
+# Chat through the API over HTTP (330-note user, local 1.5B): sources / first token / done, four
+# chats at once with their queue places, where the first token's time goes, prompt tokens.
+bench-chat-latency: $(VENV)/.test models-full
+	$(PY) bench/chat_latency.py --calibrate --write-docs
+	$(PY) bench/chat_latency.py --write-docs
+
+# Chat answer quality on the labelled set (bench/data/chat_set.json, 330 notes): correct, correct and
+# citing the right note, retrieval hit, per question and in total, with the local model at temperature 0.
+bench-chat-quality: $(VENV)/.test models-full
+	$(PY) bench/chat_quality.py --write-docs
+
+# Post drafts with the local 1.5B model: three short variants p50, alone and beside a streaming chat,
+# against the former one-call strategy, and how similar the variants are (to each other, to the note).
+bench-drafts: $(VENV)/.test models-full
+	$(PY) bench/drafts.py --write-docs
+
+bench: bench-ai bench-search bench-retrieval bench-search-api bench-chat bench-chat-latency bench-chat-quality bench-drafts

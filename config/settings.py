@@ -171,6 +171,9 @@ DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DB_NAME", default="test_mi
 # Chat streams and model calls have their own lane so they cannot starve quick requests; probes too.
 # Each running request may hold a pooled connection: keep the lanes' sum below DB_POOL_MAX_SIZE.
 WEB_MAX_CONCURRENT_REQUESTS = env.int("WEB_MAX_CONCURRENT_REQUESTS", default=10)
+# uvicorn worker processes that `make run` starts (also read by uvicorn itself); each has its own
+# DB pool, query-vector cache and embedding engines (bench/search_api.py --workers compares counts).
+WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", default=2)
 WEB_MAX_QUEUED_REQUESTS = env.int("WEB_MAX_QUEUED_REQUESTS", default=20)
 WEB_QUEUE_TIMEOUT_SECONDS = env.float("WEB_QUEUE_TIMEOUT_SECONDS", default=3.0)
 WEB_MAX_CONCURRENT_STREAMS = env.int("WEB_MAX_CONCURRENT_STREAMS", default=3)
@@ -460,6 +463,17 @@ LLM_PRESET = env.str("LLM_PRESET", default="1.5b")
 # Where `manage.py llmserver` (started by `make run`) listens; the chat backend `local` calls it.
 LLM_SERVER_URL = (env.str("LLM_SERVER_URL", default="") or "http://127.0.0.1:8089/v1").rstrip("/")
 LLM_CONTEXT_TOKENS = env.int("LLM_CONTEXT_TOKENS", default=4096)
+# Requests the LLM server decodes at once (llama.cpp slots); each slot gets LLM_CONTEXT_TOKENS.
+LLM_PARALLEL = env.int("LLM_PARALLEL", default=2)
+# Admission queue in front of the model (mindpost.ai.queue), shared by every web and worker
+# process: at most this many model calls run at once, chat before drafts before background work.
+# Default: LLM_PARALLEL for the local model; 0 turns the gate off (a cloud backend scales itself).
+# Empty (as in .env.example) = that default.
+LLM_QUEUE_SLOTS = int(env.str("LLM_QUEUE_SLOTS", default="") or (LLM_PARALLEL if CHAT_BACKEND == "local" else 0))
+# How long a request waits for a slot before it gives up with 503 `model_busy`.
+LLM_QUEUE_TIMEOUT_SECONDS = env.float("LLM_QUEUE_TIMEOUT_SECONDS", default=90.0)
+if LLM_PARALLEL < 1 or LLM_QUEUE_SLOTS < 0:
+    raise ImproperlyConfigured("LLM_PARALLEL must be at least 1 and LLM_QUEUE_SLOTS at least 0.")
 MODEL_CACHE_DIR = Path(env.str("MODEL_CACHE_DIR", default="") or VAR_DIR / "models")
 AI_TIMEOUT_SECONDS = env.float("AI_TIMEOUT_SECONDS", default=120.0)
 # Quick retries inside one call (the openai client's backoff); jobs retry transient errors on top.
@@ -538,6 +552,12 @@ CHAT_KEYWORD_FLOOR_MARGIN = env.float("CHAT_KEYWORD_FLOOR_MARGIN", default=0.06)
 CHAT_CONTEXT_PASSAGES = env.int("CHAT_CONTEXT_PASSAGES", default=5)
 # Each passage is cut to its sentences nearest the question, at most this many characters.
 CHAT_PASSAGE_CHARS = env.int("CHAT_PASSAGE_CHARS", default=400)
+# The notes and the earlier turns together, in (estimated) tokens: what the model evaluates
+# before its first token, after the cached system prompt (mindpost.chat.prompts.fit_context).
+# Five voice-note passages with their date lines (~55 tokens each) fit whole; longer ones and
+# the history are cut, so a request evaluates at most ~360 tokens (with date and question) where
+# the old 5 x 400-character cap allowed ~600 (bench/chat_latency.py prints prompt_n per request).
+CHAT_CONTEXT_TOKENS = env.int("CHAT_CONTEXT_TOKENS", default=320)
 CHAT_MAX_MESSAGE_CHARS = env.int("CHAT_MAX_MESSAGE_CHARS", default=4000)
 # Earlier exchanges (question + answer) sent to the model with a follow-up.
 CHAT_HISTORY_TURNS = env.int("CHAT_HISTORY_TURNS", default=3)
