@@ -561,6 +561,8 @@ CHAT_PASSAGE_CHARS = env.int("CHAT_PASSAGE_CHARS", default=400)
 # the history are cut, so a request evaluates at most ~360 tokens (with date and question) where
 # the old 5 x 400-character cap allowed ~600 (bench/chat_latency.py prints prompt_n per request).
 CHAT_CONTEXT_TOKENS = env.int("CHAT_CONTEXT_TOKENS", default=320)
+# The budget of a question about a period with no topic ("what did I record today?"): every note of it.
+CHAT_PERIOD_CONTEXT_TOKENS = env.int("CHAT_PERIOD_CONTEXT_TOKENS", default=640)
 CHAT_MAX_MESSAGE_CHARS = env.int("CHAT_MAX_MESSAGE_CHARS", default=4000)
 # Earlier exchanges (question + answer) sent to the model with a follow-up.
 CHAT_HISTORY_TURNS = env.int("CHAT_HISTORY_TURNS", default=3)

@@ -312,7 +312,11 @@ def chat_prepare(
                     for i, hit in enumerate(retrieval.hits, start=1)
                 ],
                 history=history,
-                budget=settings.CHAT_CONTEXT_TOKENS,
+                # "What did I record today?" is answered from every note of the day, which
+                # needs more room than the few passages of a question on one topic.
+                budget=settings.CHAT_PERIOD_CONTEXT_TOKENS
+                if retrieval.method == "period"
+                else settings.CHAT_CONTEXT_TOKENS,
                 tz=tz,
                 trim=nearest,
             )
