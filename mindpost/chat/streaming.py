@@ -9,11 +9,13 @@ least once when the model is asked, again whenever it changes; 0 = being answere
 
 Evidence first: `start` and `sources` are sent as soon as the passages are retrieved. The model
 is shared by every process (mindpost.ai.queue): a turn takes a CHAT ticket before the response
-starts. If a slot is free, the model's stream is opened then too (its headers, not its first
-token), so a model that is down is a 503 with the passages. If the turn has to wait, a cached
-health probe of the local server stands in for that check, the stream starts, and the model is
-opened once the slot is ours. A failure after that (the model does not answer, the wait times
-out: `model_busy`, no first token, a stream that breaks off) is an in-stream `error` event.
+starts. For a cloud backend with a free slot, the model's stream is opened then too (its headers,
+not its first token), so a model that is down is a 503 with the passages. For the local server
+(which sends a new request's headers only between batches, so opening would hold `sources` back
+behind another chat's prompt evaluation) and for a turn that has to wait, a cached health probe
+stands in for that check, the stream starts, and the model is opened once the slot is ours.
+A failure after that (the model does not answer or answers with an error, the wait times out:
+`model_busy`, no first token, a stream that breaks off) is an in-stream `error` event.
 """
 
 from __future__ import annotations
@@ -132,11 +134,11 @@ async def _model_up() -> bool:
 async def open_stream(prepared: services.PreparedTurn, *, done: DoneBody, broken: BrokenBody) -> AsyncIterator[str]:
     """The whole event sequence of a prepared turn, for the API and the web app alike.
 
-    Before any event is sent, the turn joins the model's queue (CHAT lane); with a free slot the
-    model's stream is opened here, else the model is probed. Either way a model that is down
-    raises its AppError (503 `model_unavailable`, with the passages) while the caller can still
-    answer with a status instead of a stream. Its first token is not awaited: `sources` goes out
-    first, then the place in the queue."""
+    Before any event is sent, the turn joins the model's queue (CHAT lane); with a free slot a
+    cloud model's stream is opened here, else (waiting, or the local server) the model is probed.
+    Either way a model that is down raises its AppError (503 `model_unavailable`, with the
+    passages) while the caller can still answer with a status instead of a stream. Its first
+    token is not awaited: `sources` goes out first, then the place in the queue."""
     if not prepared.found:
         return not_found_events(prepared, done=done)
     sources = await sync_to_async(services.sources_payload)(prepared)
@@ -144,7 +146,10 @@ async def open_stream(prepared: services.PreparedTurn, *, done: DoneBody, broken
     positions = slot.positions()
     try:
         ahead = await anext(positions)  # one poll: 0 when a slot was free
-        if ahead == 0:
+        # The local llama.cpp answers a new request's headers only between its batches: opened
+        # here while another slot evaluates a prompt, `sources` waited 5.7 s (bench/chat_latency.py).
+        # So the local server is probed and opened inside the stream; a cloud one is opened here.
+        if ahead == 0 and settings.CHAT_BACKEND != "local":
             opened: tuple[AsyncIterator[str], str] | None = await services.aopen_answer(prepared=prepared)
         else:
             opened = None
