@@ -182,16 +182,7 @@ class GenerateView(APIView):
                 network=networks.for_post_type(values["post_type"]),
             )
         body = {
-            "posts": [
-                {
-                    "post_text": v.post_text,
-                    "topics": v.topics,
-                    "character_count": v.character_count,
-                    "parts": v.parts,
-                    "angle": v.angle,
-                }
-                for v in result.variants
-            ],
+            "posts": [services.variant_body(v) for v in result.variants],
             "char_limit": result.char_limit,
             "format": values["format"],
             "model": result.model,

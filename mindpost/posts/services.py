@@ -353,7 +353,8 @@ def delete_image_file(*, name: str | None) -> None:
 
 
 # --- drafts (generation as a job) ------------------------------------------------------------
-def _variant_body(variant: generation.Variant) -> dict[str, Any]:
+def variant_body(variant: generation.Variant) -> dict[str, Any]:
+    """A variant as the API and the stored draft request carry it (serializers pick their fields)."""
     return {
         "post_text": variant.post_text,
         "topics": variant.topics,
@@ -404,7 +405,7 @@ def draft_request_run(*, request_id: uuid.UUID | str) -> None:
         _draft_update(draft.pk, stage=text[:120])
 
     def on_variant(variant: generation.Variant) -> None:
-        produced.append(_variant_body(variant))
+        produced.append(variant_body(variant))
         _draft_update(draft.pk, variants=produced)
 
     try:
