@@ -40,6 +40,7 @@ from mindpost.core.errors import Invalid, NotFound, Unavailable
 from mindpost.core.filters import user_zone
 from mindpost.notes.selectors import (
     Hit,
+    NoteFilters,
     SearchFilters,
     excerpt,
     note_list,
@@ -173,8 +174,8 @@ def retrieve(*, user: User, question: str, previous_question: str | None, now: d
         """The answer for a period without a single note (None when it has some)."""
         if time_filter is None:
             return None
-        period = note_list(user=user).filter(created_at__gte=time_filter.since, created_at__lt=time_filter.until)
-        if period.exists():
+        period = NoteFilters(since=time_filter.since, until=time_filter.until)
+        if note_list(user=user, filters=period).exists():
             return None
         return query_words.nothing_recorded_answer(time_filter, tz=tz, now=now)
 
