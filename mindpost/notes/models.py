@@ -34,6 +34,13 @@ class NoteStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class EnrichmentStatus(models.TextChoices):
+    NONE = "", "Not started"
+    PENDING = "pending", "Pending"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
 class Note(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notes")
@@ -50,6 +57,19 @@ class Note(models.Model):
     tags_data = EncryptedTextField(blank=True, default="")
     # Keyed hashes of the tags, so ?tag= can filter without plaintext tags in the database.
     tag_hashes = ArrayField(models.CharField(max_length=32), default=list, blank=True)
+    # A title or tags the user set by hand; enrichment never overwrites them.
+    title_edited = models.BooleanField(default=False)
+    tags_edited = models.BooleanField(default=False)
+    # Enrichment (enrich.py, a background job after the note is ready): summary and key points.
+    summary = EncryptedTextField(blank=True, default="")
+    key_points_data = EncryptedTextField(blank=True, default="")  # JSON list of strings
+    enrichment_status = models.CharField(
+        max_length=16, choices=EnrichmentStatus.choices, blank=True, default=EnrichmentStatus.NONE
+    )
+    # sha256 of the text last enriched: a rerun on unchanged text is a no-op (idempotent job).
+    enriched_digest = models.CharField(max_length=64, blank=True, default="")
+    enriched_at = models.DateTimeField(null=True, blank=True)
+    enrichment_model = models.CharField(max_length=200, blank=True, default="")
     language = models.CharField(max_length=16, blank=True, default="")
     duration_seconds = models.FloatField(null=True, blank=True)
 
@@ -98,6 +118,14 @@ class Note(models.Model):
         self.segments_data = json.dumps(value, ensure_ascii=False) if value else ""
 
     @property
+    def key_points(self) -> list[str]:
+        return json.loads(self.key_points_data) if self.key_points_data else []
+
+    @key_points.setter
+    def key_points(self, value: list[str]) -> None:
+        self.key_points_data = json.dumps(value, ensure_ascii=False) if value else ""
+
+    @property
     def tags(self) -> list[str]:
         return json.loads(self.tags_data) if self.tags_data else []
 
@@ -141,6 +169,82 @@ class Passage(models.Model):
         return f"Passage {self.position} of {self.note_id}"
 
 
+class ActionItem(models.Model):
+    """A to-do found in a note by enrichment. Re-enrichment replaces the items it found before,
+    except the ones the user already marked done (their `done` state is kept by matching text)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="action_items")
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="action_items")
+    position = models.PositiveIntegerField(default=0)
+    text = EncryptedTextField()
+    # The phrase the due date came from ("next Friday"), and the date resolved in the user's zone.
+    due_text = EncryptedTextField(blank=True, default="")
+    due_date = models.DateField(null=True, blank=True)
+    # Where in the recording it was said (seconds), for a link to that moment; None for text notes.
+    start_seconds = models.FloatField(null=True, blank=True)
+    done = models.BooleanField(default=False)
+    done_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("done", "due_date", "-created_at", "position")
+        indexes = (models.Index(fields=("user", "done", "due_date"), name="actionitem_user_done_due"),)
+
+    def __str__(self) -> str:
+        return f"Action item {self.id} of note {self.note_id}"
+
+
+class UserTag(models.Model):
+    """One tag of a user's vocabulary: a new tag that means the same reuses its spelling, and the
+    filter bar lists the most used. The name is encrypted; `tag_hash` is the note's blind index."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tag_vocabulary")
+    tag_hash = models.CharField(max_length=32)
+    name = EncryptedTextField()
+    note_count = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-note_count", "tag_hash")
+        constraints = (models.UniqueConstraint(fields=("user", "tag_hash"), name="usertag_unique_hash"),)
+        indexes = (models.Index(fields=("user", "-note_count"), name="usertag_user_count"),)
+
+    def __str__(self) -> str:
+        return f"Tag {self.tag_hash} of {self.user_id}"
+
+
+class RewriteStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class NoteVersion(models.Model):
+    """A rewrite of a note in a style (clean-up, email, ...), kept beside it; the transcript is
+    never replaced."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="versions")
+    # A built-in style key ("clean_up", "email", ...) or "custom:<name>" for a user's own style.
+    style = models.CharField(max_length=80)
+    status = models.CharField(max_length=16, choices=RewriteStatus.choices, default=RewriteStatus.PENDING)
+    body = EncryptedTextField(blank=True, default="")
+    failure_code = models.CharField(max_length=64, blank=True, default="")
+    model = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        indexes = (models.Index(fields=("note", "-created_at"), name="noteversion_note_created"),)
+
+    def __str__(self) -> str:
+        return f"Version {self.id} ({self.style}) of note {self.note_id}"
+
+
 class NoteSettings(models.Model):
     """Per-user choices about notes."""
 
@@ -151,6 +255,10 @@ class NoteSettings(models.Model):
     keep_audio = models.BooleanField(default=True)
     # ISO code passed to the transcriber; "" lets it detect the language.
     transcription_language = models.CharField(max_length=16, blank=True, default="")
+    # The user's own words (names, terms), one per line, passed to Whisper for later recordings.
+    vocabulary = EncryptedTextField(blank=True, default="")
+    # The user's own rewrite styles: JSON [{"name": "...", "instructions": "..."}].
+    rewrite_styles_data = EncryptedTextField(blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
