@@ -609,6 +609,12 @@ POSTS_GENERATION_MAX_NOTES = env.int("POSTS_GENERATION_MAX_NOTES", default=20)
 # The defaults keep prompt + answer inside the local model's 4096-token context.
 POSTS_GENERATION_MAX_INPUT_CHARS = env.int("POSTS_GENERATION_MAX_INPUT_CHARS", default=6_000)
 POSTS_GENERATION_MAX_TOKENS = env.int("POSTS_GENERATION_MAX_TOKENS", default=2048)
+# Reopening the compose page for the same notes within this many minutes shows the drafts already
+# written (or still being written) instead of starting, and charging for, the same job again.
+DRAFTS_REUSE_MINUTES = env.int("DRAFTS_REUSE_MINUTES", default=30)
+# A drafts request still "running" after this long lost its worker: it is marked failed and its
+# unit given back (the sweep in posts.tasks).
+DRAFTS_STALE_MINUTES = env.int("DRAFTS_STALE_MINUTES", default=15)
 
 # --- Logging ---------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 
 from mindpost.accounts.models import User
 from mindpost.billing import metering
 from mindpost.core.errors import NotFound
-from mindpost.posts.models import Connection, DraftRequest, Post, PostImage
+from mindpost.posts.models import Connection, DraftRequest, DraftStatus, Post, PostImage
 from mindpost.posts.networks.base import Network
 
 
@@ -57,6 +61,19 @@ def post_image_get(*, user: User, post_id: uuid.UUID | str, image_id: uuid.UUID 
     if image is None:
         raise NotFound("Image not found.")
     return image
+
+
+def draft_request_recent(
+    *, user: User, note_ids: Sequence[uuid.UUID], options: dict[str, Any], within: timedelta
+) -> DraftRequest | None:
+    """The user's newest drafts request for exactly these notes and options, made within `within`
+    and not failed: what the compose page shows again when it is reopened, instead of paying for
+    (and queueing behind the model) the same drafts twice."""
+    wanted = [str(note_id) for note_id in dict.fromkeys(note_ids)]
+    recent = DraftRequest.objects.filter(
+        user=user, created_at__gte=timezone.now() - within, note_ids=wanted, options=options
+    ).exclude(status=DraftStatus.FAILED)
+    return recent.order_by("-created_at").first()
 
 
 def draft_request_get(*, user: User, request_id: uuid.UUID | str) -> DraftRequest:

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from mindpost.accounts.models import User
@@ -367,18 +368,35 @@ def variant_body(variant: generation.Variant) -> dict[str, Any]:
 
 
 def draft_request_create(
-    *, user: User, note_ids: Sequence[uuid.UUID], min_chars: int, max_chars: int, fmt: str, network: Network
+    *,
+    user: User,
+    note_ids: Sequence[uuid.UUID],
+    min_chars: int,
+    max_chars: int,
+    fmt: str,
+    network: Network,
+    reuse_recent: bool = False,
 ) -> DraftRequest:
     """Check the request (400s come from here, before anything is queued), take one GENERATIONS
-    unit (given back if the job fails), and queue the job once this transaction commits."""
+    unit (given back if the job fails), and queue the job once this transaction commits.
+
+    With `reuse_recent`, a request for the same notes and options made in the last
+    DRAFTS_REUSE_MINUTES (and not failed) is returned instead: reopening the compose page shows
+    those drafts again rather than charging a unit and queueing the model for the same work."""
     generation.plan(
         user=user, note_ids=list(note_ids), min_chars=min_chars, max_chars=max_chars, fmt=fmt, network=network
     )
+    options = {"min_chars": min_chars, "max_chars": max_chars, "format": fmt, "network": network.slug}
+    if reuse_recent:
+        within = timedelta(minutes=settings.DRAFTS_REUSE_MINUTES)
+        recent = selectors.draft_request_recent(user=user, note_ids=note_ids, options=options, within=within)
+        if recent is not None:
+            return recent
     metering.reserve(user=user, metric=metering.Metric.GENERATIONS)
     draft = DraftRequest.objects.create(
         user=user,
         note_ids=[str(note_id) for note_id in dict.fromkeys(note_ids)],
-        options={"min_chars": min_chars, "max_chars": max_chars, "format": fmt, "network": network.slug},
+        options=options,
         stage="Queued",
     )
     tasks.defer_generate_drafts(request_id=draft.pk)
@@ -389,15 +407,50 @@ def _draft_update(draft_id: uuid.UUID, **values: Any) -> None:
     DraftRequest.objects.filter(pk=draft_id).update(**values)
 
 
+def _draft_finish(draft_id: uuid.UUID, **values: Any) -> bool:
+    """End a running request; False if something else (the stale sweep) ended it first."""
+    return bool(DraftRequest.objects.filter(pk=draft_id, status=DraftStatus.RUNNING).update(**values))
+
+
+def draft_requests_fail_stale() -> int:
+    """Fail the drafts requests whose worker died (still queued or running DRAFTS_STALE_MINUTES
+    after they started) and give their units back, so the page stops polling and shows an error
+    the person can act on. Each row is ended with a conditional UPDATE, so a unit is given back
+    once even if the job finishes at the same moment."""
+    cutoff = timezone.now() - timedelta(minutes=settings.DRAFTS_STALE_MINUTES)
+    stale = DraftRequest.objects.filter(
+        Q(status=DraftStatus.RUNNING, started_at__lt=cutoff) | Q(status=DraftStatus.QUEUED, created_at__lt=cutoff)
+    ).select_related("user")
+    count = 0
+    for draft in stale:
+        ended = DraftRequest.objects.filter(pk=draft.pk, status=draft.status).update(
+            status=DraftStatus.FAILED,
+            stage="Failed",
+            error_code="worker_lost",
+            error_detail="Writing the drafts was interrupted. Try again.",
+            finished_at=timezone.now(),
+        )
+        if ended:
+            metering.release(user=draft.user, metric=metering.Metric.GENERATIONS)
+            count += 1
+    if count:
+        logger.warning("stale drafts requests failed", extra={"count": count})
+    return count
+
+
 def draft_request_run(*, request_id: uuid.UUID | str) -> None:
     """The job: write the variants, saving each one and the current stage as they come.
 
     A failure is recorded on the request (`error_code`, `error_detail`) and gives the unit back;
     it is not raised, so the job is not retried (the person asks again)."""
     draft = DraftRequest.objects.select_related("user").filter(pk=request_id).first()
-    if draft is None or draft.status != DraftStatus.QUEUED:
-        return  # deleted, or already run (a duplicate delivery)
-    _draft_update(draft.pk, status=DraftStatus.RUNNING, stage="Starting", started_at=timezone.now())
+    if draft is None:
+        return  # deleted
+    started = DraftRequest.objects.filter(pk=draft.pk, status=DraftStatus.QUEUED).update(
+        status=DraftStatus.RUNNING, stage="Starting", started_at=timezone.now()
+    )
+    if not started:
+        return  # already run (a duplicate delivery), or failed by the stale sweep
     user, options = draft.user, draft.options
     produced: list[dict[str, Any]] = []
 
@@ -424,8 +477,7 @@ def draft_request_run(*, request_id: uuid.UUID | str) -> None:
         error = exc if isinstance(exc, AppError) else None
         if error is None:
             logger.exception("draft generation crashed", extra={"draft_request_id": str(draft.pk)})
-        metering.release(user=user, metric=metering.Metric.GENERATIONS)
-        _draft_update(
+        finished = _draft_finish(
             draft.pk,
             status=DraftStatus.FAILED,
             stage="Failed",
@@ -433,8 +485,10 @@ def draft_request_run(*, request_id: uuid.UUID | str) -> None:
             error_detail=(error.detail if error else "Writing the drafts failed. Try again.")[:500],
             finished_at=timezone.now(),
         )
+        if finished:  # not already failed by the stale sweep, which gave the unit back itself
+            metering.release(user=user, metric=metering.Metric.GENERATIONS)
         return
-    _draft_update(
+    _draft_finish(
         draft.pk,
         status=DraftStatus.DONE,
         stage="Done",

@@ -22,6 +22,10 @@ def publish_post(*, post_id: str, token: str) -> None:
 @job(name="posts.recover_stalled", queue="posts", queueing_lock="posts.recover_stalled")
 def recover_stalled(timestamp: int) -> None:
     publishing.recover_stalled()
+    # Imported here: services imports this module to defer jobs.
+    from mindpost.posts import services
+
+    services.draft_requests_fail_stale()
 
 
 def defer_publish_post(*, post_id: uuid.UUID, token: uuid.UUID, at: datetime | None) -> None:

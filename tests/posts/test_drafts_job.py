@@ -89,7 +89,8 @@ def test_the_job_writes_the_variants_one_by_one(user, make_note, chat, snapshots
     assert body["char_limit"] == 280
     # Progress: running, a stage per draft, and the count of variants growing 1, 2, 3.
     stages = [stage for _, stage, _ in snapshots]
-    assert stages[0] == "Starting"
+    assert snapshots[0][0] == "running"  # the job took the request (queued -> running) before writing
+    assert stages[0] == "Writing draft 1 of 3 (hook)"
     assert "Writing draft 1 of 3 (hook)" in stages
     assert "Writing draft 2 of 3 (lesson)" in stages
     assert "Writing draft 3 of 3 (question)" in stages

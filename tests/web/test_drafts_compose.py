@@ -115,3 +115,81 @@ def test_someone_elses_job_is_not_shown(web: Client, user: User, make_user: Any,
     draft = DraftRequest.objects.create(user=other, note_ids=[str(note.pk)], options={"network": "x"})
     response = web.get(f"/posts/compose/?draft={draft.pk}", **HX)
     assert response.status_code == 404
+
+
+def _generations_used(user: User) -> int:
+    from mindpost.billing.models import UsageCounter
+
+    return sum(UsageCounter.objects.filter(user=user, metric="generations").values_list("used", flat=True))
+
+
+def test_reopening_the_page_shows_the_same_drafts_without_charging_again(
+    web: Client,
+    user: User,
+    make_note: Any,  # noqa: F811
+) -> None:
+    note = make_note(user, "Working remotely from the harbour in Nafplio.")
+    opened = {"note_ids": [str(note.pk)], "network": "x", "length": "short", "mode": "job", "reuse": "1"}
+    page = web.get(f"/posts/compose/?note_ids={note.pk}").content.decode()
+    assert '"reuse": "1"' in page
+    assert 'hx-trigger="load"' in page
+    assert 'hx-trigger="submit"' in page  # the button does not
+
+    first = web.post("/posts/compose/generate/", opened)
+    assert first.status_code == 200
+    again = web.post("/posts/compose/generate/", opened)
+    assert again.status_code == 200
+    assert DraftRequest.objects.filter(user=user).count() == 1
+    assert _generations_used(user) == 1
+
+    # Other options are other drafts; so is the explicit "Write new drafts".
+    web.post("/posts/compose/generate/", {**opened, "length": "long"})
+    web.post("/posts/compose/generate/", {**opened, "reuse": ""})
+    assert DraftRequest.objects.filter(user=user).count() == 3
+    assert _generations_used(user) == 3
+
+    # A failed request is not shown again: opening the page starts a new one.
+    DraftRequest.objects.filter(user=user).update(status="failed")
+    web.post("/posts/compose/generate/", opened)
+    assert DraftRequest.objects.filter(user=user).exclude(status="failed").count() == 1
+
+
+def test_a_request_whose_worker_died_fails_and_gives_the_unit_back(
+    web: Client,
+    user: User,
+    make_note: Any,  # noqa: F811
+    chat: Any,  # noqa: F811
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    note = make_note(user, "A note about the harbour.")
+    web.post("/posts/compose/generate/", {"note_ids": [str(note.pk)], "network": "x", "mode": "job"})
+    draft = DraftRequest.objects.get(user=user)
+    assert _generations_used(user) == 1
+    long_ago = timezone.now() - timedelta(hours=1)
+    DraftRequest.objects.filter(pk=draft.pk).update(status="running", started_at=long_ago)
+    fresh = DraftRequest.objects.create(
+        user=user, note_ids=[str(note.pk)], options={"network": "x"}, status="running", started_at=timezone.now()
+    )
+
+    tasks.recover_stalled(timestamp=0)
+    tasks.recover_stalled(timestamp=0)  # twice: the unit is given back once
+
+    draft.refresh_from_db()
+    assert draft.status == "failed"
+    assert draft.error_code == "worker_lost"
+    assert _generations_used(user) == 0
+    fresh.refresh_from_db()
+    assert fresh.status == "running"  # still within its time
+    page = poll(web, draft.pk)
+    assert 'data-error="worker_lost"' in page
+    assert "hx-get" not in page
+
+    # The job of a swept request that wakes up later does nothing.
+    chat.reply(reply("late"), reply("late"), reply("late"))
+    tasks.generate_drafts(request_id=str(draft.pk))
+    draft.refresh_from_db()
+    assert draft.status == "failed"
+    assert draft.variants == []

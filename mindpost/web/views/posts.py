@@ -132,8 +132,16 @@ def compose_generate(request: HttpRequest) -> HttpResponse:
     _, low, high, fmt = _preset(user, name=request.POST.get("length", "short"), network=network)
     if request.POST.get("mode") == "job":
         # The page's way: a job whose stage and variants the page polls for (see _drafts_progress).
+        # reuse=1 is the page opening (not the "Write new drafts" button): drafts already written
+        # for these notes in the last minutes are shown again instead of paid for twice.
         draft = services.draft_request_create(
-            user=user, note_ids=ids, min_chars=low, max_chars=high, fmt=fmt, network=network
+            user=user,
+            note_ids=ids,
+            min_chars=low,
+            max_chars=high,
+            fmt=fmt,
+            network=network,
+            reuse_recent=request.POST.get("reuse") == "1",
         )
         return _drafts_progress(request, draft)
     # Without mode=job (no-JS form posts, older pages): written while the request waits.
