@@ -69,10 +69,21 @@
     }
   });
 
-  // Forms marked data-reset-on-success clear themselves after a successful HTMX post.
+  // Expected 4xx answers (a wrong password, a form that does not validate) carry a message for
+  // their target: swap it in as an ordinary answer, so that htmx logs no error to the console.
+  // A 4xx with no message or nowhere to put it stays an error (the toast above).
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr && xhr.status >= 400 && xhr.status < 500 && event.detail.shouldSwap && xhr.responseText && event.detail.target) {
+      event.detail.isError = false;
+    }
+  });
+
+  // Forms marked data-reset-on-success clear themselves after a successful HTMX post
+  // (not after a 4xx, which beforeSwap above no longer counts as failed).
   document.addEventListener("htmx:afterRequest", function (event) {
-    var form = event.detail.elt;
-    if (event.detail.successful && form && form.hasAttribute && form.hasAttribute("data-reset-on-success")) form.reset();
+    var form = event.detail.elt, xhr = event.detail.xhr;
+    if (event.detail.successful && xhr && xhr.status < 400 && form && form.hasAttribute && form.hasAttribute("data-reset-on-success")) form.reset();
   });
 
   // ---- Formatting helpers shared by components --------------------------------------

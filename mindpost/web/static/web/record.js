@@ -98,6 +98,29 @@
     }).finally(function () { flushing = false; });
   }
 
+  // The record page follows the saved note through the worker's stages (views/record.py note_progress).
+  var POLL_MS = 1000;
+  var ANNOUNCE = {
+    uploaded: function () { return "Saved. Waiting to be transcribed."; },
+    transcribing: function () { return "Transcribing…"; },
+    indexing: function () { return "Transcribed. Indexing it for search…"; },
+    ready: function (title) { return "Your note is ready" + (title ? ": " + title : "") + "."; },
+    failed: function () { return "Processing failed. Open the note to try again."; },
+  };
+  // Every stage the page showed, in order (read by the browser tests, handy when debugging).
+  window.mpRecordStages = [];
+
+  // Focus `id` once Alpine has shown it (x-show): focusing a hidden element does nothing, and
+  // the Stop button that had focus is disabled by then, so focus would fall to <body>.
+  function focusById(id, tries) {
+    var el = document.getElementById(id);
+    if (!el) return;
+    if (el.getClientRects().length) el.focus();
+    if (document.activeElement !== el && (tries || 0) < 40) {
+      setTimeout(function () { focusById(id, (tries || 0) + 1); }, 25);
+    }
+  }
+
   function register(Alpine) {
     Alpine.data("recorder", function () {
       return {
@@ -112,11 +135,18 @@
         maxSeconds: 600,
         allowed: true,
         blob: null,
+        saveOnStop: false,
+        announcement: "",
+        progressUrl: "",
+        noteStatus: "",
+        lastStage: "",
+        pollGen: 0,
         init: function () {
           var el = this.$el;
           this.uploadUrl = el.dataset.uploadUrl;
           this.maxSeconds = parseInt(el.dataset.maxSeconds, 10) || 600;
           this.allowed = el.dataset.allowed !== "false";
+          this.saveOnStop = el.dataset.saveOnStop === "true";
           var self = this;
           this.refreshPending();
           window.addEventListener("online", function () { self.retryQueued(); });
@@ -126,7 +156,17 @@
         },
         get isRecording() { return this.state === "recording"; },
         get isUploading() { return this.state === "uploading"; },
-        get hasPreview() { return this.state === "recorded" || this.state === "uploading"; },
+        // With "save when I stop" the recording goes straight up: no preview unless that upload is refused.
+        get hasPreview() {
+          return this.state === "recorded" || (this.state === "uploading" && !!this.previewUrl && !this.saveOnStop);
+        },
+        get showStatus() { return this.isUploading || !!this.progressUrl; },
+        get statusTitle() {
+          if (this.isUploading) return "Saving your note";
+          if (this.noteStatus === "ready") return "Your note is ready";
+          if (this.noteStatus === "failed") return "Processing failed";
+          return "Processing your note";
+        },
         get cannotRecord() { return !this.allowed || this.state === "uploading" || this.state === "recorded"; },
         get clock() { return window.mpClock(this.elapsed); },
         get maxClock() { return window.mpClock(this.maxSeconds); },
@@ -142,6 +182,7 @@
           if (!this.allowed) return "Recording is not available on your plan right now.";
           if (this.isRecording) return "Recording… press the button again to stop.";
           if (this.state === "recorded") return "Play it back, then save or discard it.";
+          if (this.saveOnStop) return "Press the button and start talking. Press again to stop: the note saves itself.";
           return "Press the button and start talking. Press again to stop.";
         },
         refreshPending: function () {
@@ -155,6 +196,7 @@
           var self = this;
           this.error = "";
           this.savedUrl = "";
+          this.stopTracking();
           if (!navigator.mediaDevices || !window.MediaRecorder) {
             this.error = "This browser cannot record audio. Upload a file or type your note instead.";
             return;
@@ -169,6 +211,7 @@
             self.recorder = recorder;
             recorder.start(1000);
             self.state = "recording";
+            self.announcement = "Recording. Press the button again to stop.";
             self.startedAt = Date.now();
             self.elapsed = 0;
             self.timer = setInterval(function () {
@@ -214,8 +257,21 @@
           if (this.previewUrl) URL.revokeObjectURL(this.previewUrl);
           this.previewUrl = URL.createObjectURL(this.blob);
           this.state = "recorded";
+          if (this.saveOnStop) {
+            this.announcement = "Recording stopped. Saving it…";
+            this.save();
+            return;
+          }
+          this.announcement = "Recording stopped at " + this.clock + ". Listen to it, then save or discard it.";
+          // Focus follows the next step instead of falling to <body> with the hidden Stop icon.
+          this.$nextTick(function () { focusById("save-note-button"); });
         },
         discard: function () {
+          this.clearPreview();
+          this.announcement = "Recording discarded.";
+          this.$nextTick(function () { focusById("record-button"); });
+        },
+        clearPreview: function () {
           if (this.previewUrl) URL.revokeObjectURL(this.previewUrl);
           this.previewUrl = "";
           this.blob = null;
@@ -234,6 +290,7 @@
         saveFile: function (file) {
           this.error = "";
           this.savedUrl = "";
+          this.stopTracking();
           this.enqueueAndSend({ id: newId(), blob: file, name: file.name || "upload", createdAt: Date.now(), seconds: 0 });
         },
         enqueueAndSend: function (item) {
@@ -241,6 +298,8 @@
           this.state = "uploading";
           this.progress = 0;
           this.error = "";
+          this.announcement = "Uploading your recording…";
+          this.$nextTick(function () { focusById("record-status"); });
           // Kept on the device first, so nothing is lost if the tab closes mid-upload.
           queue.put(item).catch(function () { return null; }).then(function () {
             return send(item, self.uploadUrl, function (p) { self.progress = p; });
@@ -249,23 +308,71 @@
             self.progress = 100;
             self.savedUrl = body.url;
             self.updateAllowance(body.allowance);
-            self.discard();
+            self.clearPreview();
             self.refreshPending();
+            self.track(body);
           }, function (failure) {
             self.error = failure.message;
             if (!failure.keep) queue.remove(item.id);
             self.state = failure.keep ? "idle" : "recorded";
-            if (failure.keep) self.discard();
+            if (failure.keep) self.clearPreview();
             self.refreshPending();
+            // The error is announced by its role=alert; focus goes where the user can act on it.
+            self.$nextTick(function () { focusById(failure.keep ? "record-button" : "save-note-button"); });
           });
         },
         retryQueued: function () {
           var self = this;
           if (this.state === "uploading") return;
           flushQueue(this.uploadUrl, function (item, body, failure) {
-            if (body) { self.savedUrl = body.url; self.updateAllowance(body.allowance); }
+            if (body) { self.savedUrl = body.url; self.updateAllowance(body.allowance); self.track(body); }
             if (failure && !failure.keep) self.error = failure.message;
           }).then(function () { self.refreshPending(); });
+        },
+        // Follow a saved note: uploaded → transcribing n % → indexing → ready (title and transcript shown here).
+        track: function (body) {
+          if (!body.progress_url) return;
+          this.stopTracking();
+          this.progressUrl = body.progress_url;
+          window.mpRecordStages = [];
+          this.showStage(body.stage || "uploaded", body.progress || 0, body.status || "processing", "");
+          this.poll(this.pollGen);
+        },
+        stopTracking: function () {
+          this.pollGen += 1;
+          clearTimeout(this.pollTimer);
+          this.progressUrl = "";
+          this.noteStatus = "";
+          this.lastStage = "";
+          var box = document.getElementById("record-progress");
+          if (box) box.innerHTML = "";
+        },
+        poll: function (gen) {
+          var self = this;
+          var again = function (ms) { if (gen === self.pollGen) self.pollTimer = setTimeout(function () { self.poll(gen); }, ms); };
+          fetch(this.progressUrl, { credentials: "same-origin", headers: { Accept: "text/html" } }).then(function (response) {
+            if (response.status === 404) return null; // deleted meanwhile (another tab)
+            if (!response.ok) throw new Error("HTTP " + response.status);
+            return response.text();
+          }).then(function (html) {
+            if (gen !== self.pollGen || html === null) return;
+            var box = document.getElementById("record-progress");
+            box.innerHTML = html; // server-rendered and escaped by Django
+            var info = box.querySelector("[data-note-progress]");
+            if (!info) return;
+            self.showStage(info.dataset.stage, Number(info.dataset.progress), info.dataset.status, info.dataset.title || "");
+            if (info.dataset.status === "processing") again(POLL_MS);
+          }).catch(function () { again(POLL_MS * 3); });
+        },
+        showStage: function (stage, percent, status, title) {
+          var key = status === "ready" ? "ready" : status === "failed" ? "failed" : stage;
+          var label = key === "transcribing" ? key + " " + percent : key;
+          var seen = window.mpRecordStages;
+          if (seen[seen.length - 1] !== label) seen.push(label);
+          this.noteStatus = status;
+          if (key === this.lastStage) return; // one announcement per stage, not one per percent
+          this.lastStage = key;
+          if (ANNOUNCE[key]) this.announcement = ANNOUNCE[key](title);
         },
         updateAllowance: function (allowance) {
           if (!allowance) return;
