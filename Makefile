@@ -7,6 +7,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test lint typecheck pytest venv clean-venv css vendor browser models-test models-full bench bench-ai
 .PHONY: bench-search bench-retrieval bench-search-api bench-chat bench-chat-latency bench-chat-quality bench-drafts
+.PHONY: bench-enrich bench-names
 
 $(VENV)/.created:
 	@interp="$$(bin/find-python)" && echo "Using $$interp" && "$$interp" -m venv $(VENV)
@@ -131,4 +132,15 @@ bench-chat-quality: $(VENV)/.test models-full
 bench-drafts: $(VENV)/.test models-full
 	$(PY) bench/drafts.py --write-docs
 
-bench: bench-ai bench-search bench-retrieval bench-search-api bench-chat bench-chat-latency bench-chat-quality bench-drafts
+# Name accuracy (issue 11): espeak-ng notes with 25 uncommon names, local Whisper without and with
+# the user's vocabulary as prompt (initial_prompt / hotwords / both): names spelled right and WER.
+bench-names: $(VENV)/.test models-test
+	@command -v espeak-ng >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null)
+	$(PY) bench/name_accuracy.py
+
+# Note enrichment (issue 11) with the local 1.5B model on bench/data/enrich_set.json: action-item
+# precision/recall, stopword/verb/possessive tags, titles passing the rules, seconds per note.
+bench-enrich: $(VENV)/.test models-full
+	LLM_PRESET=1.5b $(PY) bench/enrich_quality.py --preset 1.5b --write-docs
+
+bench: bench-ai bench-search bench-retrieval bench-search-api bench-chat bench-chat-latency bench-chat-quality bench-drafts bench-enrich bench-names

@@ -174,6 +174,9 @@ WEB_MAX_CONCURRENT_REQUESTS = env.int("WEB_MAX_CONCURRENT_REQUESTS", default=8)
 # uvicorn worker processes that `make run` starts (also read by uvicorn itself); each has its own
 # DB pool, query-vector cache and embedding engines (bench/search_api.py --workers compares counts).
 WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", default=2)
+# Jobs one worker process runs at once (threads). More than one, so a note waiting to be
+# transcribed never queues behind a drafts, rewrite or enrichment job that waits for the model.
+WORKER_CONCURRENCY = env.int("WORKER_CONCURRENCY", default=4)
 WEB_MAX_QUEUED_REQUESTS = env.int("WEB_MAX_QUEUED_REQUESTS", default=20)
 WEB_QUEUE_TIMEOUT_SECONDS = env.float("WEB_QUEUE_TIMEOUT_SECONDS", default=3.0)
 WEB_MAX_CONCURRENT_STREAMS = env.int("WEB_MAX_CONCURRENT_STREAMS", default=6)
@@ -221,6 +224,8 @@ ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "MindPost: "
+# Mail names the product and links to SITE_URL; sign-up keeps the browser's time zone.
+ACCOUNT_ADAPTER = "mindpost.accounts.adapter.AccountAdapter"
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if not DEBUG else "http"
 # django-axes owns the lockout (AXES_FAILURE_LIMIT); allauth's own limit is the looser backstop.
 ACCOUNT_RATE_LIMITS = {"login_failed": "20/m/ip,10/5m/key"}
@@ -279,6 +284,8 @@ REST_FRAMEWORK = {
 # (API and web), and reset / verification emails asked for through the API.
 THROTTLE_ACCOUNT_SIGNIN = env.str("THROTTLE_ACCOUNT_SIGNIN", default="10/15min")
 THROTTLE_ACCOUNT_EMAIL = env.str("THROTTLE_ACCOUNT_EMAIL", default="3/hour")
+# "Resend the email" on the web's confirm page, per client address (on top of the per-address limit).
+THROTTLE_ACCOUNT_EMAIL_IP = env.str("THROTTLE_ACCOUNT_EMAIL_IP", default="20/hour")
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=60)),
@@ -364,15 +371,13 @@ STORAGES = {
         "BACKEND": "mindpost.core.encrypted_storage.EncryptedStorage",
         "OPTIONS": {"inner": bootstrap.storage_backend(env, media_root=MEDIA_ROOT), "encrypt": FILE_ENCRYPTION},
     },
-    "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if not DEBUG
-        else "django.contrib.staticfiles.storage.StaticFilesStorage"
-    },
+    # Hashed + compressed names, cached for good by browsers (mindpost/core/static_storage.py).
+    # `make run` and the browser tests run collectstatic first; production must too.
+    "staticfiles": {"BACKEND": "mindpost.core.static_storage.HashedStaticStorage"},
 }
-# Development (and tests, which switch DEBUG off only after start-up) serve static files straight
-# from the apps, looked up per request, so STATIC_ROOT need not exist; production serves the
-# collected STATIC_ROOT and warns when it is missing.
+# Development (and tests, which switch DEBUG off only after start-up) also find static files in
+# the apps, looked up per request, so STATIC_ROOT need not exist; production serves the collected
+# STATIC_ROOT and warns when it is missing.
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440

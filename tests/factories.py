@@ -187,3 +187,20 @@ class MessageFactory(DjangoModelFactory[Message]):
     position = factory.LazyAttribute(lambda o: o.conversation.messages.count())
     role = MessageRole.USER
     content = "Who did I meet in Greece?"
+
+
+from mindpost.notes.models import ActionItem  # noqa: E402  (added with the to-dos; kept apart from the imports above)
+
+
+class ActionItemFactory(DjangoModelFactory[ActionItem]):
+    """A to-do as enrichment would have found it in `note` (open, no due date unless told)."""
+
+    class Meta:
+        model = ActionItem
+
+    note = factory.SubFactory(NoteFactory)
+    user = factory.SelfAttribute("note.user")
+    position = factory.Sequence(lambda n: n)
+    text = "Call the dentist to move the appointment"
+    due_date = None
+    start_seconds = None

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
+from types import SimpleNamespace
 from typing import Any
 
-from django.http import FileResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIRequest
+from django.http import FileResponse, StreamingHttpResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -25,7 +30,8 @@ from mindpost.accounts.lockout import (
     account_email_limit,
     cooloff_seconds,
 )
-from mindpost.core.errors import RateLimited
+from mindpost.core import userdata
+from mindpost.core.errors import Invalid, RateLimited
 from mindpost.core.throttling import AnonRateThrottle, ScopedRateThrottle, UserRateThrottle
 
 AUTH_THROTTLES: list[type[BaseThrottle]] = [AnonRateThrottle, UserRateThrottle, ScopedRateThrottle]
@@ -144,11 +150,62 @@ class MeView(APIView):
         return Response(s.ProfileOutput(user).data)
 
 
+class _ExportFormatParam(DefaultContentNegotiation):
+    """Here `?format=` names the export's format, not one of DRF's renderers (errors stay JSON)."""
+
+    settings = SimpleNamespace(URL_FORMAT_OVERRIDE=None)  # type: ignore[assignment]
+
+
 class ExportView(APIView):
-    @extend_schema(responses={(200, "application/zip"): OpenApiResponse(description="A zip of all your data.")})
-    def get(self, request: Request) -> FileResponse:
-        archive = services.account_export(user=current_user(request))
-        return FileResponse(archive, as_attachment=True, filename="mindpost-export.zip", content_type="application/zip")
+    content_negotiation_class = _ExportFormatParam
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "format",
+                str,
+                enum=["json", "markdown"],
+                description="`json` (default): all your data as JSON files plus your stored files. "
+                "`markdown`: one Markdown file per note with YAML front matter (for Obsidian), streamed.",
+            )
+        ],
+        responses={(200, "application/zip"): OpenApiResponse(description="A zip of all your data.")},
+    )
+    def get(self, request: Request) -> FileResponse | StreamingHttpResponse:
+        user = current_user(request)
+        name = request.query_params.get("format") or "json"
+        if name == "json":
+            archive = services.account_export(user=user)
+            return FileResponse(
+                archive, as_attachment=True, filename="mindpost-export.zip", content_type="application/zip"
+            )
+        export_format = userdata.export_formats().get(name)
+        if export_format is None:
+            choices = ", ".join(["json", *sorted(userdata.export_formats())])
+            raise Invalid(
+                f"Unknown export format. Choose one of: {choices}.",
+                code="unknown_format",
+                fields={"format": [f"One of: {choices}."]},
+            )
+        chunks = export_format.stream(user)
+        content = _async_chunks(chunks) if isinstance(request._request, ASGIRequest) else chunks
+        response = StreamingHttpResponse(content, content_type=export_format.content_type)
+        response["Content-Disposition"] = f'attachment; filename="{export_format.filename}"'
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+
+async def _async_chunks(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    # Under ASGI a sync iterator would be read whole into memory first: pull chunk by chunk, each
+    # in the request's own thread (thread-sensitive), where its database connection lives.
+    def pull() -> bytes | None:
+        return next(chunks, None)
+
+    try:
+        while (chunk := await sync_to_async(pull)()) is not None:
+            yield chunk
+    finally:
+        await sync_to_async(chunks.close)()  # type: ignore[attr-defined]
 
 
 class AccountDeleteView(APIView):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import openai
@@ -47,6 +48,20 @@ def _check_language(language: str | None) -> str | None:
     return code
 
 
+# Whisper's prompt window is 224 tokens; a name is 2-4 tokens, so ~600 characters stays inside it
+# even for accented names. The caller orders terms by importance, so cutting keeps the best.
+PROMPT_MAX_CHARS = 600
+
+
+def _clean_prompt(prompt: str | None) -> str | None:
+    if not prompt or not prompt.strip():
+        return None
+    text = " ".join(prompt.split())
+    if len(text) > PROMPT_MAX_CHARS:
+        text = text[:PROMPT_MAX_CHARS].rsplit(" ", 1)[0]
+    return text
+
+
 def _silent(prepared: _Input) -> Transcript:
     return Transcript(text="", language=None, duration=prepared.duration, segments=[])
 
@@ -61,10 +76,18 @@ class LocalTranscriber:
 
     model_name = "whisper-base-int8"
 
-    def __init__(self, *, model_dir: Path, cpu_threads: int | None = None, beam_size: int = 5) -> None:
+    def __init__(
+        self,
+        *,
+        model_dir: Path,
+        cpu_threads: int | None = None,
+        beam_size: int = 5,
+        prompt_mode: Literal["initial_prompt", "hotwords", "both"] = "hotwords",
+    ) -> None:
         self.model_dir = Path(model_dir)
         self.cpu_threads = cpu_threads or min(4, os.cpu_count() or 1)
         self.beam_size = beam_size
+        self.prompt_mode = prompt_mode
 
     def _model(self) -> Any:
         with _whisper_lock:
@@ -79,20 +102,42 @@ class LocalTranscriber:
                 _whisper_models[self.model_dir] = model
             return model
 
-    def transcribe(self, *, audio: Path | np.ndarray, language: str | None = None) -> Transcript:
+    def transcribe(
+        self,
+        *,
+        audio: Path | np.ndarray,
+        language: str | None = None,
+        prompt: str | None = None,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> Transcript:
         code = _check_language(language)
         prepared = _prepare(audio, need_upload=False)
         if audio_mod.is_silent(prepared.samples):
             return _silent(prepared)
         model = self._model()
+        # The user's words go in as `hotwords` by default: on one 30 s window it is the same prompt
+        # as `initial_prompt` (same names fixed in bench/name_accuracy.py), but faster-whisper
+        # repeats it before every window of a long recording and, when cutting, keeps its start
+        # (our most important terms); `initial_prompt` fades after the first window. "both" fixed
+        # a few more names but cost WER and 4x the time (docs/benchmarks.md, "Name accuracy").
+        bias = _clean_prompt(prompt)
+        options: dict[str, Any] = {}
+        if bias and self.prompt_mode in ("initial_prompt", "both"):
+            options["initial_prompt"] = bias
+        if bias and self.prompt_mode in ("hotwords", "both"):
+            options["hotwords"] = bias
         try:
             with _whisper_lock:
-                pieces, info = model.transcribe(prepared.samples, language=code, beam_size=self.beam_size)
-                segments = [
-                    Segment(start=round(float(p.start), 2), end=round(float(p.end), 2), text=p.text.strip())
-                    for p in pieces  # a generator: the work happens here, under the lock
-                    if p.text.strip()
-                ]
+                pieces, info = model.transcribe(prepared.samples, language=code, beam_size=self.beam_size, **options)
+                segments = []
+                for p in pieces:  # a generator: the work happens here, under the lock
+                    if p.text.strip():
+                        segments.append(
+                            Segment(start=round(float(p.start), 2), end=round(float(p.end), 2), text=p.text.strip())
+                        )
+                    if on_progress is not None and prepared.duration > 0:
+                        # Segments come out in order, each ending later: its end over the length is the share done.
+                        on_progress(min(1.0, float(p.end) / prepared.duration))
         except (RuntimeError, ValueError) as exc:
             raise AIError(f"Local transcription failed: {exc}") from exc
         return Transcript(
@@ -110,12 +155,22 @@ class OpenAITranscriber:
         self.client = client
         self.model_name = model
 
-    def transcribe(self, *, audio: Path | np.ndarray, language: str | None = None) -> Transcript:
+    def transcribe(
+        self,
+        *,
+        audio: Path | np.ndarray,
+        language: str | None = None,
+        prompt: str | None = None,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> Transcript:
         code = _check_language(language)
         prepared = _prepare(audio, need_upload=True)
         if audio_mod.is_silent(prepared.samples):
             return _silent(prepared)
         extra: dict[str, Any] = {"language": code} if code else {}
+        bias = _clean_prompt(prompt)
+        if bias:
+            extra["prompt"] = bias
         with mapped_errors("Transcription"):
             result = self.client.audio.transcriptions.create(
                 file=prepared.upload,

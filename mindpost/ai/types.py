@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -51,7 +51,17 @@ class ModelNotInstalled(AIError):
 class Transcriber(Protocol):
     model_name: str
 
-    def transcribe(self, *, audio: Path | np.ndarray, language: str | None = None) -> Transcript: ...
+    # `prompt`: the user's own words (names, terms) to bias spelling towards; None for no bias.
+    # `on_progress`: called with the fraction of the audio done (0..1) as segments come out;
+    # a backend that cannot tell (one HTTP request) calls it never.
+    def transcribe(
+        self,
+        *,
+        audio: Path | np.ndarray,
+        language: str | None = None,
+        prompt: str | None = None,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> Transcript: ...
 
 
 @runtime_checkable

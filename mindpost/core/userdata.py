@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.files.storage import default_storage
@@ -27,6 +28,27 @@ def register_exporter(name: str, exporter: Exporter) -> None:
 
 def exporters() -> dict[str, Exporter]:
     return dict(_exporters)
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """Another shape of the account export (`?format=<name>`): `stream(user)` yields the file's
+    bytes in chunks, so the export never has to be whole in memory."""
+
+    stream: Callable[[Any], Iterator[bytes]]
+    filename: str
+    content_type: str
+
+
+_formats: dict[str, ExportFormat] = {}
+
+
+def register_export_format(name: str, export_format: ExportFormat) -> None:
+    _formats[name] = export_format
+
+
+def export_formats() -> dict[str, ExportFormat]:
+    return dict(_formats)
 
 
 def user_prefix(user_id: uuid.UUID | str) -> str:

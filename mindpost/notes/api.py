@@ -26,7 +26,7 @@ from mindpost.ai.types import AIError
 from mindpost.core.errors import Forbidden, Invalid, NotFound, Unavailable
 from mindpost.core.filters import FILTER_ERROR, DateRangeInput, date_range
 from mindpost.core.pagination import PageNumberPagination
-from mindpost.notes import idempotency, prefer, selectors, services, storage, uploads
+from mindpost.notes import edits, idempotency, prefer, rewrites, selectors, services, storage, uploads
 from mindpost.notes import serializers as s
 from mindpost.notes.models import Note, NoteStatus
 
@@ -148,7 +148,7 @@ class NoteDetailView(APIView):
         note = selectors.note_get(user=current_user(request), note_id=pk)
         data = s.NoteUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        note = services.note_update_transcription(note=note, transcription=data.validated_data["transcription"])
+        note = edits.note_edit(note=note, **data.validated_data)
         return _render(request, note)
 
     @extend_schema(request=s.NoteUpdateInput, responses={200: s.NoteOutput})
@@ -181,10 +181,13 @@ class NoteSettingsView(APIView):
     def patch(self, request: Request) -> Response:
         data = s.NoteSettingsSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
+        if "rewrite_styles_data" in data.validated_data:  # `rewrite_styles`, checked by rewrites.py
+            rewrites.custom_styles_set(user=current_user(request), styles=data.validated_data["rewrite_styles_data"])
         note_settings = services.note_settings_update(
             user=current_user(request),
             keep_audio=data.validated_data.get("keep_audio"),
             transcription_language=data.validated_data.get("transcription_language"),
+            vocabulary=data.validated_data.get("vocabulary"),
         )
         return Response(s.NoteSettingsSerializer(note_settings).data)
 

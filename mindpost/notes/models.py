@@ -34,6 +34,15 @@ class NoteStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class NoteStage(models.TextChoices):
+    """Where a processing note is, for the record page: uploaded -> transcribing (n %) -> indexing -> ready."""
+
+    UPLOADED = "uploaded", "Uploaded"
+    TRANSCRIBING = "transcribing", "Transcribing"
+    INDEXING = "indexing", "Indexing"
+    READY = "ready", "Ready"
+
+
 class EnrichmentStatus(models.TextChoices):
     NONE = "", "Not started"
     PENDING = "pending", "Pending"
@@ -48,6 +57,10 @@ class Note(models.Model):
     status = models.CharField(max_length=16, choices=NoteStatus.choices, default=NoteStatus.PROCESSING)
     failure_code = models.CharField(max_length=64, blank=True, default="")
     failure_reason = models.CharField(max_length=500, blank=True, default="")
+    # The last processing step reached (a failed note keeps the step it failed in), and how much of
+    # the audio is transcribed in percent: the worker writes it every ~5 %, not on every segment.
+    stage = models.CharField(max_length=16, choices=NoteStage.choices, default=NoteStage.UPLOADED)
+    progress = models.PositiveSmallIntegerField(default=0)
 
     transcription = EncryptedTextField(blank=True, default="")
     edited = models.BooleanField(default=False)
@@ -259,6 +272,8 @@ class NoteSettings(models.Model):
     vocabulary = EncryptedTextField(blank=True, default="")
     # The user's own rewrite styles: JSON [{"name": "...", "instructions": "..."}].
     rewrite_styles_data = EncryptedTextField(blank=True, default="")
+    # The web recorder uploads as soon as the recording stops, with no separate Save step.
+    save_on_stop = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

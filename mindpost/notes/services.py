@@ -32,10 +32,11 @@ from mindpost.ai import get_embedder, get_transcriber
 from mindpost.ai.types import AIError, TransientAIError
 from mindpost.billing import metering
 from mindpost.core.errors import Conflict, Invalid
-from mindpost.notes import blind_index, idempotency, storage, tasks, uploads
+from mindpost.notes import blind_index, idempotency, storage, tagging, tasks, uploads
+from mindpost.notes import vocabulary as vocabulary_mod
 from mindpost.notes.chunking import chunk_transcript
-from mindpost.notes.models import EMBEDDING_DIMENSIONS, Note, NoteKind, NoteSettings, NoteStatus, Passage
-from mindpost.notes.tags import extract_tags
+from mindpost.notes.models import EMBEDDING_DIMENSIONS, Note, NoteKind, NoteSettings, NoteStage, NoteStatus, Passage
+from mindpost.notes.tags import auto_candidates
 from mindpost.notes.text import derive_title
 
 logger = logging.getLogger(__name__)
@@ -73,13 +74,22 @@ FAILURE_MESSAGES = {
 
 
 def note_settings_update(
-    *, user: User, keep_audio: bool | None = None, transcription_language: str | None = None
+    *,
+    user: User,
+    keep_audio: bool | None = None,
+    transcription_language: str | None = None,
+    vocabulary: str | None = None,
+    save_on_stop: bool | None = None,
 ) -> NoteSettings:
     note_settings, _ = NoteSettings.objects.get_or_create(user=user)
     if keep_audio is not None:
         note_settings.keep_audio = keep_audio
     if transcription_language is not None:
         note_settings.transcription_language = transcription_language.strip().lower()
+    if vocabulary is not None:
+        note_settings.vocabulary = vocabulary_mod.validate_vocabulary(vocabulary)
+    if save_on_stop is not None:
+        note_settings.save_on_stop = save_on_stop
     note_settings.save()
     return note_settings
 
@@ -186,10 +196,15 @@ def _clean_text(text: Any, *, field: str) -> str:
 
 def _apply_text(note: Note, text: str) -> None:
     note.transcription = text
-    note.title = derive_title(text)
-    tags = extract_tags(text)
-    note.tags = tags
-    note.tag_hashes = [blind_index.tag_hash(tag) for tag in tags]
+    if not note.title_edited:  # a title the user typed survives transcript edits
+        note.title = derive_title(text)
+
+
+def _apply_auto_tags(note: Note) -> None:
+    """The frequency tags, cleaned against the user's vocabulary (a no-op once the user edited
+    the tags). Callers take tagging.lock_vocabulary before any note row lock."""
+    candidates = auto_candidates(note.transcription, language=note.language)
+    tagging.note_apply_tags(note=note, candidates=candidates, source="auto")
 
 
 def note_create_from_text(*, user: User, text: Any, idempotency_key: str | None) -> CreateResult:
@@ -211,6 +226,7 @@ def note_create_from_text(*, user: User, text: Any, idempotency_key: str | None)
     try:
         with transaction.atomic():
             note.save(force_insert=True)
+            _apply_auto_tags(note)  # same transaction: the job sees the tags
             _on_commit(lambda: _enqueue("process", note.pk))
     except IntegrityError:
         existing = _replay(user=user, key=idempotency_key, fingerprint=fingerprint)
@@ -232,11 +248,17 @@ def note_update_transcription(*, note: Note, transcription: Any) -> Note:
         )
     if text == note.transcription:
         return note
+    before = note.transcription
     _apply_text(note, text)
     note.edited = True
     with transaction.atomic():
-        note.save(update_fields=["transcription", "title", "tags_data", "tag_hashes", "edited", "updated_at"])
+        tagging.lock_vocabulary(user_id=note.user_id)  # before the row lock the save takes
+        note.save(update_fields=["transcription", "title", "edited", "updated_at"])
+        _apply_auto_tags(note)
+        # Names the user typed over the machine's guess are spelled right in later recordings.
+        vocabulary_mod.vocabulary_learn_from_edit(user=note.user, before=before, after=text)
         _on_commit(lambda: _enqueue("reindex", note.pk))
+        tasks.defer_enrich_note(note_id=note.pk)  # the new text gets a new title, summary and to-dos
     return note
 
 
@@ -248,11 +270,14 @@ def note_delete(*, note: Note) -> None:
     the note row fail on their foreign key (an IntegrityError, a 500) or deadlock with the job.
     """
     with transaction.atomic():
+        tagging.lock_vocabulary(user_id=note.user_id)  # before the row lock, as every tag writer
         locked = Note.objects.select_for_update().filter(pk=note.pk).first()
         if locked is None:
             return  # already deleted (a second click, or a second tab)
         audio = locked.audio  # read under the lock: the job may have discarded it meanwhile
+        hashes = list(locked.tag_hashes)
         locked.delete()
+        tagging.vocabulary_recount(user_id=locked.user_id, hashes=hashes)
         if audio:
             _on_commit(lambda: storage.delete_audio(audio))
 
@@ -295,7 +320,9 @@ def note_process(*, note_id: str | uuid.UUID, final_attempt: bool) -> None:
         return  # deleted, or already finished by an earlier run of this job
     try:
         if note.kind == NoteKind.VOICE and note.transcribed_at is None:
+            _set_stage(note_id=note.pk, stage=NoteStage.TRANSCRIBING, progress=0)
             _transcribe(note)
+        _set_stage(note_id=note.pk, stage=NoteStage.INDEXING, progress=100)
         _index(note_id=note.pk, finish=True)
     except NoteFailure as failure:
         note_fail(note_id=note.pk, code=failure.code, reason=failure.reason)
@@ -347,6 +374,29 @@ def _download(name: str, destination: Path) -> None:
         raise NoteFailure("audio_missing", FAILURE_MESSAGES["audio_missing"]) from exc
 
 
+def _set_stage(*, note_id: uuid.UUID, stage: NoteStage, progress: int) -> None:
+    # One UPDATE, not a save(): the record page polls these two columns while the job runs.
+    Note.objects.filter(pk=note_id, status=NoteStatus.PROCESSING).update(stage=stage, progress=progress)
+
+
+class _ProgressWriter:
+    """Stores transcription progress (percent) every STEP points: at most 100/STEP UPDATEs per
+    note however many segments Whisper yields, and none between them."""
+
+    STEP = 5
+
+    def __init__(self, *, note_id: uuid.UUID) -> None:
+        self.note_id = note_id
+        self.written = 0
+
+    def __call__(self, fraction: float) -> None:
+        percent = max(0, min(99, int(fraction * 100)))  # 100 comes with the transcript itself
+        if percent - self.written < self.STEP:
+            return
+        self.written = percent
+        Note.objects.filter(pk=self.note_id, status=NoteStatus.PROCESSING).update(progress=percent)
+
+
 def _transcribe(note: Note) -> None:
     if not note.audio:
         raise NoteFailure("audio_missing", FAILURE_MESSAGES["audio_missing"])
@@ -362,7 +412,12 @@ def _transcribe(note: Note) -> None:
             code = str(getattr(exc, "code", "corrupt_audio"))
             raise NoteFailure(code, FAILURE_MESSAGES.get(code, FAILURE_MESSAGES["corrupt_audio"])) from exc
     transcriber = get_transcriber()
-    transcript = transcriber.transcribe(audio=decoded.samples, language=language or None)
+    # The user's own words (names, terms) as Whisper's prompt; omitted when there are none.
+    prompt = vocabulary_mod.transcription_prompt(user=note.user)
+    extra = {"prompt": prompt} if prompt else {}
+    transcript = transcriber.transcribe(
+        audio=decoded.samples, language=language or None, on_progress=_ProgressWriter(note_id=note.pk), **extra
+    )
     text = " ".join(transcript.text.split())
     if not text:
         raise NoteFailure("no_speech", FAILURE_MESSAGES["no_speech"])
@@ -372,6 +427,7 @@ def _transcribe(note: Note) -> None:
         if s.text.strip()
     ]
     with transaction.atomic():
+        tagging.lock_vocabulary(user_id=note.user_id)  # before the row lock, as every tag writer
         locked = Note.objects.select_for_update().filter(pk=note.pk, status=NoteStatus.PROCESSING).first()
         if locked is None:
             return
@@ -382,6 +438,7 @@ def _transcribe(note: Note) -> None:
         locked.transcribe_model = transcriber.model_name[:200]
         locked.transcribed_at = timezone.now()
         locked.save()
+        _apply_auto_tags(locked)
     note.transcribed_at = locked.transcribed_at
 
 
@@ -446,12 +503,16 @@ def _finish(note: Note) -> None:
     note.failure_reason = ""
     note.holds_recording_unit = False  # the unit is spent for good
     note.processed_at = timezone.now()
+    note.stage = NoteStage.READY
+    note.progress = 100
     if keep_audio is False and note.audio:
         discarded = note.audio
         note.audio = ""
         note.audio_discarded = True
         _on_commit(lambda: storage.delete_audio(discarded))
     note.save()
+    # After the commit that makes it searchable: titles, summary, to-dos and tags come later.
+    tasks.defer_enrich_note(note_id=note.pk)
     logger.info("note ready", extra={"note_id": str(note.pk)})
 
 

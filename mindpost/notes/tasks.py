@@ -81,3 +81,47 @@ def defer_process_note(*, note_id: uuid.UUID) -> None:
 def defer_reindex_note(*, note_id: uuid.UUID) -> None:
     """Queue a re-index of a note once the transaction commits (a burst of edits costs one)."""
     on_commit(lambda: _defer_once("reindex", reindex_note, note_id))
+
+
+# --- enrichment (titles, summaries, to-dos, tags: enrich.py) --------------------------------
+# Its own queue and a lower priority: a worker picks every note pipeline job first, and a
+# deployment can give enrichment a worker of its own. Its own lock too: an enrichment waiting for
+# the model never holds up the re-index of the same note ("searchable" first).
+ENRICH_QUEUE = "enrich"
+ENRICH_PRIORITY = -10
+
+
+@job(name="notes.enrich_note", queue=ENRICH_QUEUE, pass_context=True, retry=RETRY, priority=ENRICH_PRIORITY)
+def enrich_note(context: JobContext, note_id: str) -> None:
+    from mindpost.notes import enrich  # enrich imports the AI client stack; only the worker needs it
+
+    enrich.note_enrich(note_id=note_id, final_attempt=final_attempt(context, policy=RETRY))
+
+
+def defer_enrich_note(*, note_id: uuid.UUID) -> None:
+    """Queue the enrichment of a note once the transaction commits (at most one waiting per note;
+    it reads the latest text when it runs, and skips text it already enriched)."""
+
+    def enqueue() -> None:
+        with contextlib.suppress(AlreadyEnqueued):
+            enrich_note.configure(
+                lock=f"enrich-note:{note_id}", queueing_lock=f"enrich-note:{note_id}", priority=ENRICH_PRIORITY
+            ).defer(note_id=str(note_id))
+
+    on_commit(enqueue)
+
+
+# --- rewrites (rewrites.py) ------------------------------------------------------------------
+
+
+@job(name="notes.rewrite_note", queue=QUEUE)
+def rewrite_note(*, version_id: str) -> None:
+    # Not retried: a failure is recorded on the version and the person asks again (as for drafts).
+    from mindpost.notes import rewrites  # rewrites imports this module to defer the job
+
+    rewrites.rewrite_run(version_id=version_id)
+
+
+def defer_rewrite_note(*, version_id: uuid.UUID) -> None:
+    """Queue a rewrite once the version row is committed (a rollback leaves no job)."""
+    on_commit(lambda: rewrite_note.defer(version_id=str(version_id)))

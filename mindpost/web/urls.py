@@ -4,7 +4,11 @@ reference's paths and names and are mounted by config/urls.py."""
 from django.urls import URLPattern, path
 from django.views.generic import RedirectView
 
-from mindpost.web.views import billing, chat, connections, notes, pages, posts, record
+from mindpost.web.views import billing, chat, connections, notes, pages, posts, record, signup
+from mindpost.web.views import rewrites as rewrite_views
+from mindpost.web.views import tags as tag_views
+from mindpost.web.views import todos as todo_views
+from mindpost.web.views import vocabulary as vocabulary_views
 
 app_name = "web"
 
@@ -13,12 +17,24 @@ urlpatterns = [
     path("record/", record.record_page, name="record"),
     path("record/upload/", record.upload, name="record_upload"),
     path("record/text/", record.text_note, name="record_text"),
+    path("record/notes/<uuid:pk>/progress/", record.note_progress, name="record_progress"),
     path("notes/", notes.notes_page, name="notes"),
     path("notes/<uuid:pk>/", notes.note_detail, name="notes_detail"),
     path("notes/<uuid:pk>/row/", notes.note_row, name="notes_row"),
     path("notes/<uuid:pk>/transcript/", notes.note_transcript, name="notes_transcript"),
     path("notes/<uuid:pk>/retry/", notes.note_retry, name="notes_retry"),
     path("notes/<uuid:pk>/delete/", notes.note_delete, name="notes_delete"),
+    path("notes/<uuid:pk>/rewrites/", rewrite_views.note_rewrites, name="notes_rewrites"),
+    path("notes/<uuid:pk>/rewrite/", rewrite_views.note_rewrite, name="notes_rewrite"),
+    path("notes/<uuid:pk>/versions/<uuid:vid>/", rewrite_views.note_version, name="notes_version"),
+    path("notes/<uuid:pk>/versions/<uuid:vid>/delete/", rewrite_views.note_version_delete, name="notes_version_delete"),
+    path("notes/<uuid:pk>/fix-name/", vocabulary_views.note_fixname, name="notes_fixname"),
+    path("notes/<uuid:pk>/similar/", todo_views.note_similar, name="notes_similar"),
+    path("notes/<uuid:pk>/tags/", tag_views.note_tags, name="notes_tags"),
+    path("tags/", tag_views.tags_page, name="tags"),
+    path("tags/rename/", tag_views.tags_rename, name="tags_rename"),
+    path("todos/", todo_views.todos_page, name="todos"),
+    path("todos/<uuid:pk>/done/", todo_views.todo_toggle, name="todos_toggle"),
     path("chat/", chat.chat_page, name="chat"),
     path("chat/send/", chat.chat_send, name="chat_send"),
     path("chat/send/plain/", chat.chat_send_plain, name="chat_send_plain"),
@@ -36,11 +52,15 @@ urlpatterns = [
     path("posts/<uuid:pk>/delete/", posts.post_delete, name="posts_delete"),
     path("posts/<uuid:pk>/images/<uuid:image_id>/", posts.post_image, name="posts_image"),
     path("posts/<uuid:pk>/images/<uuid:image_id>/delete/", posts.post_image_delete, name="posts_image_delete"),
+    path("signup/resend/", signup.resend_verification, name="signup_resend"),
     path("settings/audio/", pages.settings_audio, name="settings_audio"),
+    path("settings/vocabulary/", vocabulary_views.settings_vocabulary, name="settings_vocabulary"),
+    path("settings/rewrite-styles/", rewrite_views.settings_rewrite_styles, name="settings_rewrite_styles"),
     path("settings/", pages.settings_page, name="settings"),
     path("settings/profile/", pages.settings_profile, name="settings_profile"),
     path("settings/export/", pages.account_export, name="settings_export"),
     path("settings/delete/", pages.account_delete, name="settings_delete"),
+    path("goodbye/", pages.goodbye, name="goodbye"),
     # The reference's web paths keep working for old bookmarks.
     path("record/brain-dumps/", RedirectView.as_view(pattern_name="web:notes", permanent=True)),
     path("record/brain-dump/<uuid:pk>/", RedirectView.as_view(pattern_name="web:notes_detail", permanent=True)),

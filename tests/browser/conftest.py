@@ -228,8 +228,10 @@ def stack(
     logs: dict[str, Path] = {}
     commands = {
         "web": [python, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port)],
-        "worker": [python, "manage.py", "procrastinate", "worker"],
+        "worker": [python, "manage.py", "procrastinate", "worker", "--concurrency", "4"],
     }
+    # Hashed, compressed static files, as `make run` serves them (into this stack's own var dir).
+    subprocess.run([python, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     try:
         for name, command in commands.items():
             logs[name] = var_dir.parent / f"{name}.log"
@@ -454,3 +456,49 @@ def alice_note(alice: Tab, settings: Any) -> Any:
 
     settings.EMBED_BACKEND = "local"
     return IndexedNoteFactory.create(user=alice.user, text=SPEECH_TEXT)
+
+
+# --- layout checks any test can reuse (issue 15) -----------------------------------------------------
+
+OVERFLOW_SCRIPT = """(width) => {
+    const wide = [];
+    for (const el of document.body.querySelectorAll("*")) {
+        const box = el.getBoundingClientRect();
+        if (box.width && box.right > width + 1 && getComputedStyle(el).position !== "fixed") {
+            const names = typeof el.className === "string" ? el.className.trim().split(/\\s+/) : [];
+            const classes = names.slice(0, 4).join(".");
+            wide.push(el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (classes ? "." + classes : "")
+                      + " right=" + Math.round(box.right));
+        }
+    }
+    return {scrollWidth: document.documentElement.scrollWidth, wide: wide.slice(0, 8)};
+}"""
+
+
+def horizontal_overflow(tab: Tab, *, width: int = PHONE["width"]) -> dict[str, Any]:
+    """The page laid out `width` px wide: the document's scrollWidth and the first elements that stick out."""
+    page = tab.page
+    original = page.viewport_size
+    page.set_viewport_size({"width": width, "height": PHONE["height"]})
+    page.wait_for_timeout(150)  # let layout settle after the resize
+    try:
+        return dict(page.evaluate(OVERFLOW_SCRIPT, width))
+    finally:
+        page.set_viewport_size(original)
+
+
+def assert_fits_phone(tab: Tab, *, width: int = PHONE["width"]) -> None:
+    """No sideways scrolling on a phone: document.documentElement.scrollWidth <= `width`."""
+    found = horizontal_overflow(tab, width=width)
+    assert found["scrollWidth"] <= width, (
+        f"{tab.page.url} is {found['scrollWidth']} px wide at {width} px; sticking out: {found['wide']}"
+    )
+
+
+def console_errors(tab: Tab) -> list[str]:
+    """Every console error and page error from now on, with nothing filtered out (unlike Tab's own
+    check, which lets 4xx network messages pass): the list fills as the page runs."""
+    seen: list[str] = []
+    tab.page.on("console", lambda message: seen.append(message.text) if message.type == "error" else None)
+    tab.page.on("pageerror", lambda error: seen.append(f"page error: {error}"))
+    return seen

@@ -144,7 +144,7 @@ def test_patch_transcription_sets_edited_and_reindexes_in_the_background(
     with django_capture_on_commit_callbacks(execute=True):
         response = auth_api.patch(
             f"{URL}{note.pk}/",
-            {"transcription": "Met Stavros in Nafplio. #boats", "edited": False, "tags": ["x"], "status": "failed"},
+            {"transcription": "Met Stavros in Nafplio. #boats", "edited": False, "status": "failed"},
             format="json",
         )
     assert response.status_code == 200, response.content

@@ -344,7 +344,7 @@ def test_settings_profile_audio_export_and_delete(web: Client, user: User) -> No
     from tests.conftest import PASSWORD
 
     gone = web.post("/settings/delete/", {"password": PASSWORD}, headers=HX)
-    assert gone["HX-Redirect"] == "/"
+    assert gone["HX-Redirect"] == "/goodbye/"
     assert not User.objects.filter(pk=user.pk).exists()
 
 

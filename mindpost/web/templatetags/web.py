@@ -9,7 +9,12 @@ from django import template
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from mindpost.notes.text import match_terms
+
 register = template.Library()
+
+# Runs of letters and digits, as the search index cuts words (notes.blind_index).
+_WORD = re.compile(r"[^\W_]+")
 
 # Outline icons (24x24, stroke) drawn for MindPost; decorative, so hidden from screen readers.
 _ICONS = {
@@ -68,16 +73,22 @@ def duration(seconds: Any) -> str:
 
 @register.filter
 def highlight(text: Any, query: str | None) -> SafeString:
-    """Escape `text` and wrap each match of the query's words in <mark> (matched on the raw text)."""
+    """Escape `text` and wrap its whole words that match the query's meaningful words in <mark>.
+
+    Words are compared as search compares them (notes.text.match_terms: normalised, stemmed,
+    without stopwords), so "the" is never marked and "in" does not light up inside "morning"."""
     raw = str(text or "")
-    words = sorted(set(re.findall(r"\w{2,}", query or "", flags=re.UNICODE)), key=len, reverse=True)
-    if not words:
+    terms = match_terms(query or "")
+    if not terms:
         return escape(raw)
-    pattern = re.compile("(" + "|".join(re.escape(w) for w in words) + ")", re.IGNORECASE)
-    parts = pattern.split(raw)
-    # split() with one group alternates plain text and matches.
-    html = "".join(f"<mark>{escape(p)}</mark>" if i % 2 else str(escape(p)) for i, p in enumerate(parts))
-    return mark_safe(html)  # noqa: S308 (every piece escaped above)
+    html = []
+    last = 0
+    for match in _WORD.finditer(raw):
+        if match_terms(match.group()) & terms:
+            html.append(f"{escape(raw[last : match.start()])}<mark>{escape(match.group())}</mark>")
+            last = match.end()
+    html.append(str(escape(raw[last:])))
+    return mark_safe("".join(html))  # noqa: S308 (every piece escaped above)
 
 
 @register.filter
@@ -101,6 +112,7 @@ def web_nav() -> list[tuple[str, str, str, str]]:
     return [
         ("record", "Record", "mic", reverse("web:record")),
         ("notes", "Notes", "notes", reverse("web:notes")),
+        ("todos", "To-do", "check", reverse("web:todos")),
         ("chat", "Chat", "chat", reverse("web:chat")),
         ("posts", "Posts", "posts", reverse("web:posts")),
         ("settings", "Settings", "settings", reverse("web:settings")),

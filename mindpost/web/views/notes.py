@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import groupby
@@ -21,7 +20,7 @@ from mindpost.accounts.models import User
 from mindpost.ai.types import AIError
 from mindpost.notes import selectors as note_selectors
 from mindpost.notes import services as note_services
-from mindpost.notes import storage
+from mindpost.notes import storage, tagging
 from mindpost.notes.models import Note
 from mindpost.notes.selectors import SearchFilters, passage_search
 from mindpost.notes.selectors import excerpt as make_excerpt
@@ -46,11 +45,8 @@ def _group_by_day(items: list[dict[str, Any]], *, tz: ZoneInfo) -> list[DayGroup
 
 
 def _user_tags(user: User, *, limit: int = 12) -> list[str]:
-    """The user's most used tags (decrypted from their latest notes: tags are encrypted at rest)."""
-    counts: Counter[str] = Counter()
-    for note in note_selectors.note_list(user=user).only("tags_data")[:300]:
-        counts.update(note.tags)
-    return [tag for tag, _ in counts.most_common(limit)]
+    """The user's most used tags, from their tag vocabulary (counts over all their notes)."""
+    return [tag.name for tag in tagging.tag_list(user_id=user.pk, limit=limit)]
 
 
 def _relevant(hit: Any) -> bool:

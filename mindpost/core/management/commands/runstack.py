@@ -132,10 +132,15 @@ class Command(BaseCommand):
         # The first connection of this process: without DATABASE_URL it starts (or joins) the
         # embedded database, which then lives as long as runstack (mindpost/core/db/embedded).
         call_command("migrate", interactive=False, verbosity=1)
+        # Hashed, compressed static files: what the pages link to and browsers cache for good.
+        call_command("collectstatic", interactive=False, verbosity=0)
         python = sys.executable
         commands: dict[str, Sequence[str]] = {"web": web_command(python=python, host=host, port=port)}
         if not no_worker:
-            commands["worker"] = [python, "manage.py", "procrastinate", "worker"]
+            commands["worker"] = [
+                *[python, "manage.py", "procrastinate", "worker"],
+                *["--concurrency", str(settings.WORKER_CONCURRENCY)],
+            ]
         if settings.CHAT_BACKEND == "local":
             # One LLM server per machine behind an OpenAI-compatible API (docs/decisions/0001).
             # Assembling first joins and checks the weights once; later starts only compare a stamp.

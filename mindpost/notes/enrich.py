@@ -1,0 +1,470 @@
+"""Enrichment: a title, a summary, key points, action items and topic tags for a ready note.
+
+Runs in a background job (tasks.enrich_note) after the note is ready and after each transcript
+edit, so it never delays "searchable". One model call under the admission queue's BACKGROUND
+lane (chat and drafts go first), asking for one strict JSON object in the note's language.
+The reply is parsed defensively: each field is checked on its own, and whatever is missing or
+unusable falls back to rules (a title from the first sentence, tags from tags.extract_tags,
+action items from "I need to / ich muss / tengo que / je dois ..." sentences), so a bad reply
+never fails the job. Due dates are resolved here (duedates.py), never taken from the model's
+arithmetic, in the user's time zone.
+
+Idempotent: Note.enriched_digest is the sha256 of the text enriched, and a rerun on the same
+text makes no model call. A user's own title (title_edited) and tags (tags_edited, through
+tagging.note_apply_tags) are never overwritten; action items the user marked done survive a
+re-enrichment (matched by normalised text).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import time
+import unicodedata
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from mindpost.ai import get_chat_model
+from mindpost.ai.queue import Lane, llm_slot
+from mindpost.ai.types import AIError, TransientAIError
+from mindpost.core.errors import Unavailable
+from mindpost.notes import duedates
+from mindpost.notes.models import ActionItem, EnrichmentStatus, Note, NoteKind, NoteStatus
+from mindpost.notes.tags import extract_tags
+from mindpost.notes.text import match_terms
+
+logger = logging.getLogger(__name__)
+
+TITLE_MAX_WORDS = 8
+SUMMARY_MAX_SENTENCES = 3
+MAX_KEY_POINTS = 6
+MAX_ACTION_ITEMS = 10
+MAX_TAG_CANDIDATES = 8
+MAX_INPUT_CHARS = 6000  # ~1,500 tokens: the 1.5B model's context is shared with the reply
+MAX_REPLY_TOKENS = 600
+QUEUE_TIMEOUT_SECONDS = 600.0  # nobody waits for a background call: let it queue behind chat
+
+LANGUAGE_NAMES = {
+    "en": "English", "de": "German", "es": "Spanish", "fr": "French", "it": "Italian",
+    "pt": "Portuguese", "nl": "Dutch",
+}  # fmt: skip
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# --- language ------------------------------------------------------------------------------
+# The most frequent function words of each language: a typed note has no language from Whisper,
+# and the benchmark checks a title is in the note's language. Counting these decides reliably on
+# a sentence or more; shorter or other-language text gives "" (the model then just mirrors it).
+_LANGUAGE_WORDS = {
+    "en": "the and to of a i is that it in you for was on with this have be my we not just so but",
+    "de": "der die das und ich ist nicht zu den mit sie es ein eine auch auf dass noch mal wir morgen bis muss",
+    "es": "el la de que y en los las un una por para con no es lo se mi pero tengo hay del al",
+    "fr": "le la les de et un une est que je pas pour des en du il dans ce sur avec mais faut dois",
+    "it": "il di che e la un una per non sono mi ho gli della anche ma devo",
+    "pt": "o de que e do da em um uma para com nao os no se na por mais eu",
+    "nl": "de het een en van ik niet dat is op te met voor maar ook nog moet",
+}
+_LANGUAGE_SETS = {code: frozenset(words.split()) for code, words in _LANGUAGE_WORDS.items()}
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", _fold(text))
+
+
+def detect_language(text: str) -> str:
+    """ISO code of the language with the most function words in `text`, or "" when unclear."""
+    words = _words(text)
+    if len(words) < 3:
+        return ""
+    scores = {code: sum(1 for w in words if w in vocab) for code, vocab in _LANGUAGE_SETS.items()}
+    best = max(scores, key=lambda code: scores[code])
+    ranked = sorted(scores.values(), reverse=True)
+    if ranked[0] < 2 or ranked[0] < 1.3 * ranked[1]:
+        return ""
+    return best
+
+
+# --- the prompt ----------------------------------------------------------------------------
+def build_messages(*, text: str, language: str, today: date) -> list[dict[str, str]]:
+    name = LANGUAGE_NAMES.get(language, "")
+    in_language = f"in {name}, the language of the note" if name else "in the same language as the note"
+    system = "\n".join(
+        [
+            "You organise a person's voice note (a raw speech transcript with filler words and self-corrections).",
+            f"Write every field {in_language}. Use only what the note says; never invent anything.",
+            "Reply with one JSON object and nothing else, exactly these keys:",
+            '{"title": "...", "summary": "...", "key_points": ["..."], '
+            '"action_items": [{"text": "...", "due": "..."}], "tags": ["..."]}',
+            f"- title: at most {TITLE_MAX_WORDS} words naming what the note is about; not its first words.",
+            "- summary: 1 to 3 short sentences.",
+            "- key_points: 1 to 5 short points.",
+            "- action_items: each thing the speaker says they must, will or should do, or wants to be reminded of, "
+            'as a short imperative ("Call Maria about the boat"). When a self-correction changes a task, keep '
+            'only the corrected version. "due": the time words the speaker used for it exactly as said '
+            '("next week", "bis Freitag"), or "" if none. No tasks mentioned: [].',
+            '- tags: 1 to 5 topics, each a noun or a name (whole, like "Richard Powers"); '
+            "no verbs, no possessives, no filler words.",
+        ]
+    )
+    clipped = text if len(text) <= MAX_INPUT_CHARS else text[:MAX_INPUT_CHARS].rsplit(" ", 1)[0]
+    user = f"Today is {today.isoformat()} ({today.strftime('%A')}).\n\nThe note:\n{clipped}"
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+# --- parsing the reply -----------------------------------------------------------------------
+_FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
+
+
+def _load_object(raw: str) -> dict[str, Any] | None:
+    candidates = [m.strip() for m in _FENCE.findall(raw or "")]
+    text = (raw or "").strip()
+    candidates.append(text)
+    start, end = text.find("{"), text.rfind("}")
+    if 0 <= start < end:
+        candidates.append(text[start : end + 1])
+    for candidate in candidates:
+        try:
+            data = json.loads(candidate)
+        except ValueError:
+            continue
+        if isinstance(data, dict):
+            return data
+    return None
+
+
+def _clean_line(value: Any, *, max_chars: int) -> str:
+    if not isinstance(value, str):
+        return ""
+    line = " ".join(value.split()).strip(" \"'“”«»-*•")
+    return line[:max_chars].strip()
+
+
+_TITLE_PREFIX = re.compile(r"^(title|titel|titulo|titre)\s*:\s*", re.IGNORECASE)
+_FILLER_WORDS = (
+    "um uh uhm erm hmm so okay ok well like yeah right alright basically actually anyway "
+    "also ähm äh naja halt eh este bueno pues vale euh ben bah alors voila donc"
+)
+_FILLERS = frozenset(_fold(word) for word in _FILLER_WORDS.split())
+
+
+def _is_prefix(title: str, text: str) -> bool:
+    """True when the title's words are the transcript's first words (the old derived title)."""
+    title_words, text_words = _words(title), _words(text)
+    return bool(title_words) and text_words[: len(title_words)] == title_words
+
+
+def clean_title(value: Any) -> str:
+    """A model title with quotes, a "Title:" label and end punctuation removed, cut to 8 words."""
+    title = _TITLE_PREFIX.sub("", _clean_line(value, max_chars=200)).rstrip(".!?;:,")
+    words = title.split()
+    if len(words) > TITLE_MAX_WORDS:
+        title = " ".join(words[:TITLE_MAX_WORDS]).rstrip(",;:-")
+    return title
+
+
+def rule_title(text: str, *, tags: list[str]) -> str:
+    """A title when the model gave none: the main topics, else the first sentence without
+    fillers, at most 8 words."""
+    # Frequency tags include past forms and adverbs ("fixed", "finally"): not title material.
+    topics = [t for t in tags if " " in t or (not re.fullmatch(r"[a-z]+(ed|ly)", t) and _fold(t) not in _FILLERS)]
+    if len(topics) >= 2:
+        return " · ".join(tag[:1].upper() + tag[1:] for tag in topics[:3])
+    sentence = re.split(r"(?<=[.!?])\s", " ".join(text.split()), maxsplit=1)[0]
+    words = [w for w in sentence.split() if _fold(w).strip(",.!?") not in _FILLERS]
+    return " ".join(words[:TITLE_MAX_WORDS]).rstrip(",.;:!?")
+
+
+_SENTENCES = re.compile(r"[^.!?。]+[.!?。]*")
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCES.findall(" ".join(text.split())) if s.strip()]
+
+
+def clean_summary(value: Any) -> str:
+    summary = _clean_line(value, max_chars=1000)
+    sentences = _sentences(summary)
+    return " ".join(sentences[:SUMMARY_MAX_SENTENCES]) if sentences else ""
+
+
+def clean_list(value: Any, *, limit: int, max_chars: int = 200) -> list[str]:
+    if isinstance(value, str):
+        value = re.split(r"\n|;", value)
+    if not isinstance(value, list):
+        return []
+    out: dict[str, str] = {}
+    for item in value:
+        line = _clean_line(item, max_chars=max_chars)
+        if line:
+            out.setdefault(_fold(line), line)
+    return list(out.values())[:limit]
+
+
+@dataclass
+class ItemDraft:
+    text: str
+    due_text: str = ""
+    due_date: date | None = None
+    start_seconds: float | None = None
+
+
+def normalise_item(text: str) -> str:
+    """What two versions of one to-do have in common: folded words, no punctuation."""
+    return " ".join(_words(text))
+
+
+# Phrases that introduce a task in what people say, per language.
+_TASK_CUES = re.compile(
+    r"\b(i (?:need|have|must|should|want|gotta|got) to|i'?ll|i will|i'?m going to|remind me to|don'?t forget to|"
+    r"remember to|must|todo|to-do|"
+    r"ich muss|ich sollte|ich will|ich werde|nicht vergessen|erinner mich|"
+    r"tengo que|debo|necesito|hay que|no olvidar|no te olvides de|recordar|acordarme de|"
+    r"je dois|il faut que|il faut|je vais|ne pas oublier|n'oublie pas de|penser a|rappelle-moi de)\b"
+)
+
+
+def rule_action_items(text: str) -> list[str]:
+    """Sentences that announce a task, when the model gave no usable list."""
+    return [s.rstrip(".") for s in _sentences(text) if _TASK_CUES.search(_fold(s))][:MAX_ACTION_ITEMS]
+
+
+_PROMPT_EXAMPLE = "call maria about the boat"
+
+
+def clean_items(value: Any) -> list[ItemDraft] | None:
+    """The model's action items; None when the field is missing or not a list (use rules)."""
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list):
+        return None
+    items: dict[str, ItemDraft] = {}
+    for raw in value:
+        if isinstance(raw, str):
+            raw = {"text": raw}
+        if not isinstance(raw, dict):
+            continue
+        text = _clean_line(raw.get("text") or raw.get("task") or raw.get("action"), max_chars=300)
+        if not text or normalise_item(text) == _PROMPT_EXAMPLE:
+            continue  # the small model sometimes copies the prompt's example as a task
+        due = raw.get("due", raw.get("due_date", raw.get("due_text", "")))
+        items.setdefault(normalise_item(text), ItemDraft(text=text, due_text=due if isinstance(due, str) else ""))
+    return list(items.values())[:MAX_ACTION_ITEMS]
+
+
+@dataclass
+class Enrichment:
+    title: str
+    summary: str
+    key_points: list[str]
+    items: list[ItemDraft]
+    tags: list[str]
+    used_rules: list[str] = field(default_factory=list)  # fields that fell back to rules
+
+
+def interpret(raw: str | None, *, text: str) -> Enrichment:
+    """A model reply (or None: no reply at all) as an Enrichment, every field checked alone."""
+    data = _load_object(raw) if raw is not None else None
+    data = data or {}
+    used_rules: list[str] = []
+    tags = clean_list(data.get("tags"), limit=MAX_TAG_CANDIDATES, max_chars=60)
+    if not tags:
+        used_rules.append("tags")
+        tags = extract_tags(text)
+    title = clean_title(data.get("title"))
+    if not title or (_is_prefix(title, text) and len(_words(text)) > TITLE_MAX_WORDS):
+        used_rules.append("title")
+        title = rule_title(text, tags=tags)
+    summary = clean_summary(data.get("summary"))
+    if not summary:
+        used_rules.append("summary")
+    key_points = clean_list(data.get("key_points"), limit=MAX_KEY_POINTS)
+    items = clean_items(data.get("action_items"))
+    if not items:
+        # No list, or an empty one although the speaker said "I have to ..." (the 1.5B model
+        # sometimes files those under key points): the explicit task sentences.
+        rule_items = [ItemDraft(text=sentence) for sentence in rule_action_items(text)]
+        if items is None or rule_items:
+            used_rules.append("action_items")
+        items = rule_items
+    return Enrichment(
+        title=title, summary=summary, key_points=key_points, items=items, tags=tags, used_rules=used_rules
+    )
+
+
+# --- placing items in the note --------------------------------------------------------------
+def _best_span(item: ItemDraft, spans: Sequence[tuple[str, float | None]]) -> tuple[str, float | None] | None:
+    """The span (sentence or segment) that shares most content words with the item; a span that
+    announces a task ("I need to ...") or holds its due phrase wins a tie (the item was said there)."""
+    terms = match_terms(item.text)
+    if not terms or not spans:
+        return None
+    due = _fold(item.due_text)
+
+    def score(i: int) -> tuple[int, int, int]:
+        span = spans[i][0]
+        overlap = len(terms & match_terms(span))
+        bonus = (1 if _TASK_CUES.search(_fold(span)) else 0) + (1 if due and due in _fold(span) else 0)
+        return (overlap + bonus if overlap else 0, overlap, -i)
+
+    best = max(range(len(spans)), key=score)
+    return spans[best] if score(best)[0] > 0 else None
+
+
+def resolve_items(items: list[ItemDraft], *, note: Note, today: date) -> list[ItemDraft]:
+    segments = note.segments if note.kind == NoteKind.VOICE else []
+    segment_spans = [(str(s.get("text", "")), float(s["start"])) for s in segments if "start" in s]
+    sentence_spans: list[tuple[str, float | None]] = [(s, None) for s in _sentences(note.transcription)]
+    for item in items:
+        segment = _best_span(item, segment_spans)
+        item.start_seconds = segment[1] if segment else None
+        sentence = _best_span(item, sentence_spans)
+        # The phrase the model quoted, else the item, else what was said around it.
+        for source in (item.due_text, item.text, sentence[0] if sentence else "", segment[0] if segment else ""):
+            found = duedates.find_due(source, today=today)
+            if found is not None:
+                item.due_date, item.due_text = found.date, found.text
+                break
+        else:
+            item.due_date = duedates.parse_iso(item.due_text, today=today)
+            if item.due_date is None:
+                item.due_text = ""
+    return items
+
+
+# --- the model call --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelReply:
+    raw: str
+    model: str
+    seconds: float
+
+
+def ask_model(*, messages: list[dict[str, str]]) -> ModelReply:
+    """One strict-JSON completion in the BACKGROUND lane. TransientAIError when the model is
+    down or the queue is full (the job retries); AIError when it refuses the request."""
+    model = get_chat_model()
+    try:
+        with llm_slot(lane=Lane.BACKGROUND, timeout=QUEUE_TIMEOUT_SECONDS):
+            started = time.monotonic()
+            raw = model.complete(messages=messages, max_tokens=MAX_REPLY_TOKENS, temperature=0.1, json=True)
+    except Unavailable as exc:  # waited too long behind interactive work: try again later
+        raise TransientAIError(str(exc)) from exc
+    return ModelReply(raw=raw, model=str(getattr(model, "model_name", "")), seconds=time.monotonic() - started)
+
+
+# --- the job's service ------------------------------------------------------------------------
+def _user_today(note: Note) -> date:
+    return duedates.local_today(at=note.created_at or timezone.now(), timezone=note.user.timezone)
+
+
+def note_enrich(*, note_id: str | uuid.UUID, final_attempt: bool, force: bool = False) -> bool:
+    """Enrich a ready note unless its text was already enriched. True when it wrote a result.
+
+    Model unavailable: TransientAIError propagates (the job retries); on the last attempt the
+    note is marked failed first. Any unusable reply falls back to rules instead of failing."""
+    note = Note.objects.select_related("user").filter(pk=note_id).first()
+    if note is None or note.status != NoteStatus.READY or not note.transcription.strip():
+        return False
+    text = note.transcription
+    text_digest = digest(text)
+    if not force and note.enriched_digest == text_digest and note.enrichment_status == EnrichmentStatus.DONE:
+        return False
+    language = note.language or detect_language(text)
+    today = _user_today(note)
+    Note.objects.filter(pk=note.pk).exclude(enrichment_status=EnrichmentStatus.PENDING).update(
+        enrichment_status=EnrichmentStatus.PENDING
+    )
+    raw: str | None
+    try:
+        reply = ask_model(messages=build_messages(text=text, language=language, today=today))
+        raw, model_name = reply.raw, reply.model
+    except TransientAIError:
+        if final_attempt:
+            Note.objects.filter(pk=note.pk).update(enrichment_status=EnrichmentStatus.FAILED)
+        raise
+    except AIError as exc:
+        # The model refused this request (too long, bad parameters): rules instead of a retry.
+        logger.warning("enrichment model call failed; using rules", extra={"note_id": str(note.pk), "error": str(exc)})
+        raw, model_name = None, "rules"
+    result = interpret(raw, text=text)
+    if result.used_rules:
+        logger.info("enrichment fell back to rules", extra={"note_id": str(note.pk), "fields": result.used_rules})
+    resolve_items(result.items, note=note, today=today)
+    return _store(note_id=note.pk, text=text, result=result, model_name=model_name, language=language)
+
+
+def _store(*, note_id: uuid.UUID, text: str, result: Enrichment, model_name: str, language: str) -> bool:
+    with transaction.atomic():
+        note = Note.objects.select_for_update().select_related("user").filter(pk=note_id).first()
+        if note is None or note.transcription != text:
+            return False  # deleted, or edited meanwhile: the job queued by that edit enriches the new text
+        fields = ["summary", "key_points_data", "enrichment_status", "enriched_digest", "enriched_at"]
+        if not note.title_edited and result.title:
+            note.title = result.title
+            fields.append("title")
+        if not note.language and language:
+            note.language = language
+            fields.append("language")
+        note.summary = result.summary
+        note.key_points = result.key_points
+        note.enrichment_status = EnrichmentStatus.DONE
+        note.enriched_digest = digest(text)
+        note.enriched_at = timezone.now()
+        note.enrichment_model = model_name[:200]
+        note.save(update_fields=[*fields, "enrichment_model", "updated_at"])
+        _replace_items(note=note, items=result.items)
+    # Outside the row lock: tagging takes the user's vocabulary lock first, then the note's.
+    _apply_tags(note=note, candidates=result.tags)
+    return True
+
+
+def _replace_items(*, note: Note, items: list[ItemDraft]) -> None:
+    """Replace the items of the previous enrichment; the ones marked done stay, and a new item with
+    the same normalised text as a done one is that one (not a second, open copy)."""
+    existing = list(ActionItem.objects.filter(note=note))
+    done = {normalise_item(item.text): item for item in existing if item.done}
+    ActionItem.objects.filter(note=note, done=False).delete()
+    new: list[ActionItem] = []
+    for position, draft in enumerate(items):
+        kept = done.get(normalise_item(draft.text))
+        if kept is not None:
+            if kept.position != position:
+                kept.position = position
+                kept.save(update_fields=["position", "updated_at"])
+            continue
+        new.append(
+            ActionItem(
+                user_id=note.user_id,
+                note=note,
+                position=position,
+                text=draft.text,
+                due_text=draft.due_text,
+                due_date=draft.due_date,
+                start_seconds=draft.start_seconds,
+            )
+        )
+    ActionItem.objects.bulk_create(new)
+
+
+def _apply_tags(*, note: Note, candidates: list[str]) -> None:
+    # tagging.note_apply_tags cleans the candidates, reuses the user's vocabulary and leaves a
+    # note whose tags the user edited alone.
+    from mindpost.notes.tagging import note_apply_tags
+
+    note_apply_tags(note=note, candidates=candidates, source="enrichment")
