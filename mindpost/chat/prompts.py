@@ -109,12 +109,15 @@ class ContextPassage:
     start: float | None = None
 
 
+def _clock(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
 def render_passage(passage: ContextPassage, *, tz: tzinfo) -> str:
-    """`[1] Wed 18 Nov 2026 10:30: text`. The header is the note's date and time only (~14
-    tokens): the minute within the recording (`at 1:42`) cost 6 more per note and answered no
-    question (citations link to the moment by passage id), so it is left out."""
     when = passage.created_at.astimezone(tz).strftime("%a %d %b %Y %H:%M") if passage.created_at else "undated"
-    return f"[{passage.number}] {when}: {' '.join(passage.text.split())}"
+    at = f", at {_clock(passage.start)}" if passage.start else ""
+    return f"[{passage.number}] ({when}{at}) {' '.join(passage.text.split())}"
 
 
 def render_context(passages: list[ContextPassage], *, tz: tzinfo) -> str:

@@ -94,6 +94,5 @@ def test_prompt_numbers_the_notes_and_strips_old_markers() -> None:
     assert NOT_FOUND_ANSWER in messages[0]["content"]
     assert messages[3]["content"].startswith("Today is Wednesday 18 November 2026.")  # not in the cached prefix
     assert messages[2]["content"] == "You met Stavros."
-    assert "[1] Wed 18 Nov 2026 10:30: Last day in Nafplio." in messages[3]["content"]
-    assert "1:42" not in messages[3]["content"]  # the minute in the recording costs tokens, answers nothing
+    assert "[1] (Wed 18 Nov 2026 10:30, at 1:42) Last day in Nafplio." in messages[3]["content"]
     assert messages[3]["content"].endswith("Question: what else did he say?")
