@@ -32,21 +32,22 @@ def machine() -> str:
     )
 
 
-def write_block(name: str, markdown: str) -> None:
+def write_block(name: str, markdown: str, *, section: str = SECTION) -> None:
+    """Replace the block NAME, or add it at the end of `section` (made at the end when missing)."""
     start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
     block = f"{start}\n{markdown.strip()}\n{end}"
     text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
     if start in text and end in text:
         text = re.sub(re.escape(start) + r".*?" + re.escape(end), lambda _: block, text, flags=re.S)
-    elif SECTION in text:
+    elif section in text:
         # Append at the end of our section (before the next "## " heading, if any).
-        head, tail = text.split(SECTION, 1)
+        head, tail = text.split(section, 1)
         match = re.search(r"^## ", tail, flags=re.M)
         if match:
-            text = head + SECTION + tail[: match.start()].rstrip("\n") + "\n\n" + block + "\n\n" + tail[match.start() :]
+            text = head + section + tail[: match.start()].rstrip("\n") + "\n\n" + block + "\n\n" + tail[match.start() :]
         else:
-            text = head + SECTION + tail.rstrip("\n") + "\n\n" + block + "\n"
+            text = head + section + tail.rstrip("\n") + "\n\n" + block + "\n"
     else:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{block}\n"
+        text = text.rstrip("\n") + f"\n\n{section}\n\n{block}\n"
     DOCS.write_text(text)
     print(f"wrote the {name} figures to {DOCS}")

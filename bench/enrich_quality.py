@@ -50,11 +50,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DATA = Path(__file__).resolve().parent / "data"
-DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Enrichment (issue 11)"
 
 os.environ.setdefault("TEST_DB_NAME", f"bench_enrich_{os.getpid()}")
 
+from bench._docs import write_block  # noqa: E402  (after sys.path)
 from bench.retrieval_quality import setup_db  # noqa: E402  (after sys.path)
 
 
@@ -341,17 +341,7 @@ def write_docs(s: dict[str, Any], results: list[dict[str, Any]], *, preset: str,
     if bad_tags:
         lines += ["", f"Flagged tags: {json.dumps(bad_tags, ensure_ascii=False)}"]
     name = "enrich-rules" if preset.startswith("none") else "enrich"
-    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
-    block = start + "\n" + "\n".join(lines) + "\n" + end
-    text = DOCS.read_text()
-    if start in text:
-        text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
-    elif SECTION in text:
-        text = text.replace(SECTION, SECTION + "\n\n" + block, 1)
-    else:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{block}\n"
-    DOCS.write_text(text)
-    print(f"wrote the enrichment figures to {DOCS}")
+    write_block(name, "\n".join(lines), section=SECTION)
 
 
 def main() -> None:

@@ -27,10 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-from bench._docs import machine  # noqa: E402
+from bench._docs import machine, write_block  # noqa: E402
 from tests.ai import speech  # noqa: E402
 
-DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Name accuracy (issue 11)"
 MARK = "names"
 
@@ -72,24 +71,6 @@ def names_right(names: list[str], hypothesis: str) -> int:
             right += 1
             remaining = remaining[: match.start()] + remaining[match.end() :]  # one spoken, one counted
     return right
-
-
-def write_block(markdown: str) -> None:
-    start, end = f"<!-- bench:{MARK} -->", f"<!-- /bench:{MARK} -->"
-    block = f"{start}\n{markdown.strip()}\n{end}"
-    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    if start in text and end in text:
-        text = re.sub(re.escape(start) + r".*?" + re.escape(end), lambda _: block, text, flags=re.S)
-    elif SECTION in text:
-        head, tail = text.split(SECTION, 1)
-        match = re.search(r"^## ", tail, flags=re.M)
-        cut = match.start() if match else len(tail)
-        text = head + SECTION + tail[:cut].rstrip("\n") + "\n\n" + block + "\n\n" + tail[cut:]
-        text = text.rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{block}\n"
-    DOCS.write_text(text)
-    print(f"wrote the name-accuracy figures to {DOCS}")
 
 
 def main() -> None:
@@ -152,6 +133,7 @@ def main() -> None:
     )
     tokens = f"{prompt_tokens} Whisper tokens" if prompt_tokens is not None else "token count unavailable"
     write_block(
+        MARK,
         f"""### Names spelled right, with and without the user's vocabulary (`bench/name_accuracy.py`)
 
 Measured with `make bench-names` on {started_at}. {len(NOTES)} short notes spoken by espeak-ng
@@ -168,7 +150,8 @@ notes. Wall time is for all {len(NOTES)} notes (noisy on a shared machine: compa
 
 MindPost passes the vocabulary as `hotwords` to local Whisper (on a clip under 30 s it is the same
 prompt as `initial_prompt`; on longer ones faster-whisper repeats it before every window) and as
-`prompt` to an OpenAI-compatible API (see mindpost/ai/transcribe.py)."""
+`prompt` to an OpenAI-compatible API (see mindpost/ai/transcribe.py).""",
+        section=SECTION,
     )
 
 
