@@ -334,18 +334,7 @@ class Tab:
 
     def audit(self, name: str, *, full_page: bool = False) -> None:
         """axe-core (no serious/critical violations) + screenshots at desktop and phone width."""
-        page = self.page
-        if not page.evaluate("() => !!window.axe"):
-            page.evaluate(AXE.read_text() + "\n;0")
-        results = page.evaluate(
-            """async () => {
-                const r = await axe.run(document, {resultTypes: ['violations']});
-                return r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
-                  .map(v => ({id: v.id, impact: v.impact, help: v.help,
-                              nodes: v.nodes.slice(0, 5).map(n => n.target.join(' ') + ' :: ' + n.failureSummary)}));
-            }"""
-        )
-        assert not results, f"axe violations on {name}:\n" + json.dumps(results, indent=2)
+        assert_axe_clean(self, name)
         self.screenshot(name, full_page=full_page)
         self.assert_clean()
 
@@ -502,3 +491,24 @@ def console_errors(tab: Tab) -> list[str]:
     tab.page.on("console", lambda message: seen.append(message.text) if message.type == "error" else None)
     tab.page.on("pageerror", lambda error: seen.append(f"page error: {error}"))
     return seen
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """The serious and critical axe-core violations of the page as it is now."""
+    if not page.evaluate("() => !!window.axe"):
+        page.evaluate(AXE.read_text() + "\n;0")
+    return list(
+        page.evaluate(
+            """async () => {
+                const r = await axe.run(document, {resultTypes: ['violations']});
+                return r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+                  .map(v => ({id: v.id, impact: v.impact, help: v.help,
+                              nodes: v.nodes.slice(0, 5).map(n => n.target.join(' ') + ' :: ' + n.failureSummary)}));
+            }"""
+        )
+    )
+
+
+def assert_axe_clean(tab: Tab, name: str) -> None:
+    violations = axe_violations(tab.page)
+    assert not violations, f"axe violations on {name}:\n" + json.dumps(violations, indent=2)

@@ -2,7 +2,7 @@
 critical violation, and no sideways scrolling on a phone.
 
 Every page is checked at both sizes and every problem is collected before the test fails, so one
-run lists all of them. `axe_violations`, `overflowing` and `shoot` are used by the other browser
+run lists all of them (axe_violations lives in conftest). `overflowing` and `shoot` are used by the other browser
 tests too.
 """
 
@@ -13,26 +13,10 @@ import json
 import wave
 from typing import Any
 
-from tests.browser.conftest import AXE, SCREENSHOTS, _shrink_png
+from tests.browser.conftest import SCREENSHOTS, _shrink_png, axe_violations
 
 WIDE = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
-
-
-def axe_violations(page: Any) -> list[dict[str, Any]]:
-    """The serious and critical axe-core violations of the page as it is now."""
-    if not page.evaluate("() => !!window.axe"):
-        page.evaluate(AXE.read_text() + "\n;0")
-    return list(
-        page.evaluate(
-            """async () => {
-                const r = await axe.run(document, {resultTypes: ['violations']});
-                return r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
-                  .map(v => ({id: v.id, impact: v.impact, help: v.help,
-                              nodes: v.nodes.slice(0, 5).map(n => n.target.join(' ') + ' :: ' + n.failureSummary)}));
-            }"""
-        )
-    )
 
 
 def overflowing(page: Any) -> dict[str, Any] | None:

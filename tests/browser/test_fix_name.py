@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from mindpost.notes.models import Note, NoteSettings
-from tests.browser.conftest import AXE, SCREENSHOTS, _shrink_png
+from tests.browser.conftest import SCREENSHOTS, _shrink_png, assert_axe_clean
 from tests.factories import NoteFactory
 
 SELECT_WORD = """(word) => {
@@ -28,18 +28,6 @@ SELECT_WORD = """(word) => {
     }
     return false;
 }"""
-
-
-def axe_clean(tab: Any, name: str) -> None:
-    page = tab.page
-    if not page.evaluate("() => !!window.axe"):
-        page.evaluate(AXE.read_text() + "\n;0")
-    violations = page.evaluate(
-        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
-            .filter(v => v.impact === 'serious' || v.impact === 'critical')
-            .map(v => v.id + ': ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))"""
-    )
-    assert not violations, f"axe on {name}: {violations}"
 
 
 def shoot(tab: Any, name: str, *, width: int) -> None:
@@ -72,7 +60,7 @@ def test_fix_a_name_everywhere_from_a_selected_word(alice: Any) -> None:
     assert "2 notes" in page.locator("#fixname-confirm").inner_text()
     assert Note.objects.get(pk=note.pk).transcription.startswith("I met Tavroza")
 
-    axe_clean(alice, "note page with fix a name")
+    assert_axe_clean(alice, "note page with fix a name")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shoot(alice, "fix-name.png", width=1366)
     shoot(alice, "fix-name-phone.png", width=390)
@@ -104,5 +92,5 @@ def test_vocabulary_textarea_in_settings(alice: Any) -> None:
     assert NoteSettings.objects.get(user=alice.user).vocabulary == "Stavros\nNafplio\nSiobhan"
     # htmx logs the 400 it was told to expect; anything else is still a problem.
     alice.problems[:] = [p for p in alice.problems if "Error Code 400 from /settings/vocabulary/" not in p]
-    axe_clean(alice, "settings with your words")
+    assert_axe_clean(alice, "settings with your words")
     alice.assert_clean()

@@ -12,7 +12,7 @@ import pytest
 
 from mindpost.notes import rewrites
 from mindpost.notes.models import NoteVersion, RewriteStatus
-from tests.browser.conftest import AXE, SCREENSHOTS, _shrink_png
+from tests.browser.conftest import SCREENSHOTS, _shrink_png, assert_axe_clean
 from tests.factories import NoteFactory
 
 TEXT = (
@@ -37,18 +37,6 @@ def rewrite_replies(fakes: Any) -> Iterator[None]:
     fakes.openai.chat_reply = reply
     yield
     fakes.openai.chat_reply = original
-
-
-def axe_clean(tab: Any, name: str) -> None:
-    page = tab.page
-    if not page.evaluate("() => !!window.axe"):
-        page.evaluate(AXE.read_text() + "\n;0")
-    violations = page.evaluate(
-        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
-            .filter(v => v.impact === 'serious' || v.impact === 'critical')
-            .map(v => v.id + ': ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))"""
-    )
-    assert not violations, f"axe on {name}: {violations}"
 
 
 def shoot(tab: Any, name: str, *, width: int) -> None:
@@ -100,7 +88,7 @@ def test_rewrite_menu_by_keyboard_polls_copies_deletes_and_fits_a_phone(alice: A
     # The transcript on the page is what was said, untouched.
     assert "Um so I met Stavros" in page.locator("#note-transcript").inner_text()
 
-    axe_clean(alice, "note page with rewrites")
+    assert_axe_clean(alice, "note page with rewrites")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shoot(alice, "rewrites.png", width=1366)
     shoot(alice, "rewrites-phone.png", width=390)
@@ -136,5 +124,5 @@ def test_own_styles_editor_in_settings(alice: Any) -> None:
     # htmx logs every 4xx it swaps; this one was asked for.
     expected = "Response Status Error Code 400 from /settings/rewrite-styles/"
     alice.problems[:] = [problem for problem in alice.problems if expected not in problem]
-    axe_clean(alice, "settings with rewrite styles")
+    assert_axe_clean(alice, "settings with rewrite styles")
     alice.assert_clean()

@@ -17,7 +17,7 @@ from typing import Any
 
 from mindpost.notes import action_items
 from mindpost.notes.models import ActionItem, NoteKind
-from tests.browser.conftest import AXE, SCREENSHOTS, _shrink_png
+from tests.browser.conftest import SCREENSHOTS, _shrink_png, assert_axe_clean
 from tests.factories import ActionItemFactory, IndexedNoteFactory, NoteFactory
 
 VOICE_TEXT = (
@@ -38,18 +38,6 @@ def silent_wav(seconds: int = 40) -> bytes:
         out.setframerate(8000)
         out.writeframes(b"\x00\x00" * 8000 * seconds)
     return buffer.getvalue()
-
-
-def axe_clean(tab: Any, name: str) -> None:
-    page = tab.page
-    if not page.evaluate("() => !!window.axe"):
-        page.evaluate(AXE.read_text() + "\n;0")
-    violations = page.evaluate(
-        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
-            .filter(v => v.impact === 'serious' || v.impact === 'critical')
-            .map(v => v.id + ': ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))"""
-    )
-    assert not violations, f"axe on {name}: {violations}"
 
 
 def shoot(tab: Any, name: str, *, width: int, scroll_to: str | None = None) -> None:
@@ -105,7 +93,7 @@ def test_todo_page_groups_marks_done_undoes_and_links_to_the_moment(alice: Any, 
     alice.wait_until(f"() => document.querySelector('#todo-{call.pk}').dataset.done === 'false'")
     assert not ActionItem.objects.get(pk=call.pk).done
 
-    axe_clean(alice, "to-do page")
+    assert_axe_clean(alice, "to-do page")
     shoot(alice, "todos.png", width=1366)
     shoot(alice, "todos-phone.png", width=390)
     assert page_width_at(alice, 390) <= 390
@@ -139,7 +127,7 @@ def test_empty_todo_page_explains_where_todos_come_from(alice: Any) -> None:
     assert "No to-dos yet" in empty.inner_text()
     assert empty.get_by_role("link", name="Record a note").is_visible()
     assert page_width_at(alice, 390) <= 390
-    axe_clean(alice, "empty to-do page")
+    assert_axe_clean(alice, "empty to-do page")
     alice.assert_clean()
 
 
@@ -160,7 +148,7 @@ def test_note_page_shows_similar_notes_after_loading(alice: Any, settings: Any) 
     # By link, not title: the live worker may have enriched the titles meanwhile.
     assert str(dinner.pk) in hrefs[0]  # the other tomato-and-basil note first
     assert not any(str(cooking.pk) in href for href in hrefs)  # never itself
-    axe_clean(alice, "note page with similar notes")
+    assert_axe_clean(alice, "note page with similar notes")
     shoot(alice, "similar.png", width=1366, scroll_to="#similar-notes")
     assert page_width_at(alice, 390) <= 390
     alice.assert_clean()
