@@ -298,7 +298,9 @@ def _start_server(base_url: str, preset: str, timeout: float) -> subprocess.Pope
     return server
 
 
-def write_docs(s: dict[str, Any], results: list[dict[str, Any]], *, preset: str, load: tuple[float, ...]) -> None:
+def write_docs(
+    s: dict[str, Any], results: list[dict[str, Any]], *, preset: str, load: tuple[float, ...], set_name: str
+) -> None:
     from bench._docs import machine
 
     p = s["tag_problems"]
@@ -341,6 +343,9 @@ def write_docs(s: dict[str, Any], results: list[dict[str, Any]], *, preset: str,
     if bad_tags:
         lines += ["", f"Flagged tags: {json.dumps(bad_tags, ensure_ascii=False)}"]
     name = "enrich-rules" if preset.startswith("none") else "enrich"
+    if set_name != "enrich_set.json":
+        name = f"{name}-{Path(set_name).stem}"
+        lines[0] += f", on the held-out set `bench/data/{set_name}`"
     write_block(name, "\n".join(lines), section=SECTION)
 
 
@@ -361,6 +366,11 @@ def main() -> None:
         help="a --json file of an earlier run: its recorded model replies instead of the model, to rescore "
         "a change in the parsing and rules (seconds are then not model time)",
     )
+    parser.add_argument(
+        "--set",
+        default="enrich_set.json",
+        help="labelled set in bench/data (enrich_heldout.json: notes never used to tune the rules)",
+    )
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("LLM_SERVER_URL", f"http://127.0.0.1:{args.port}/v1")
@@ -368,7 +378,7 @@ def main() -> None:
     os.environ["LLM_PRESET"] = args.preset
     os.environ.setdefault("AI_TIMEOUT_SECONDS", "900")  # a loaded shared machine is slow, not down
 
-    data = json.loads((DATA / "enrich_set.json").read_text())
+    data = json.loads((DATA / args.set).read_text())
     notes = interleave([n for n in data["notes"] if not args.only or n["id"] in args.only])
     now = datetime.fromisoformat(data["now"])
     connection, old_name = setup_db()
@@ -419,7 +429,7 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps({"summary": s, "results": results}, indent=1, ensure_ascii=False, default=str))
     if args.write_docs:
-        write_docs(s, results, preset=args.preset, load=load)
+        write_docs(s, results, preset=args.preset, load=load, set_name=args.set)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from mindpost.ai.types import AIError, TransientAIError
 from mindpost.core.errors import Unavailable
 from mindpost.notes import duedates
 from mindpost.notes.models import ActionItem, EnrichmentStatus, Note, NoteKind, NoteStatus
-from mindpost.notes.tags import extract_tags
+from mindpost.notes.tags import STOPWORDS, extract_tags
 from mindpost.notes.text import match_terms
 
 logger = logging.getLogger(__name__)
@@ -231,12 +231,124 @@ def normalise_item(text: str) -> str:
 
 # Phrases that introduce a task in what people say, per language.
 _TASK_CUES = re.compile(
-    r"\b(i (?:need|have|must|should|want|gotta|got) to|i'?ll|i will|i'?m going to|remind me to|don'?t forget to|"
-    r"remember to|must|todo|to-do|"
-    r"ich muss|ich sollte|ich will|ich werde|nicht vergessen|erinner mich|"
+    r"\b(i (?:need to|have to|must|should|ought to|want to|gotta|got to)|i'?ll|i will|i'?m going to|"
+    r"remind me to|don'?t forget to|remember to|reminder to self|note to self|must|todo|to-do|"
+    r"ich muss|ich sollte|ich will|ich werde|nicht vergessen|erinner mich|erinnerung an mich|"
     r"tengo que|debo|necesito|hay que|no olvidar|no te olvides de|recordar|acordarme de|"
     r"je dois|il faut que|il faut|je vais|ne pas oublier|n'oublie pas de|penser a|rappelle-moi de)\b"
 )
+
+# Verbs that open a self-instruction ("buy flour", "llamar a Juan", "appeler le garage"); German
+# puts the infinitive last ("Oma anrufen"). The 1.5B model often files such tasks under key
+# points, and speech states them bare ("um, interview Kate ..."), with no cue phrase at all.
+_LEAD_VERBS_TEXT = """
+    add answer apply arrange ask bake bring book buy call cancel change check clean confirm contact cook do
+    draft drop email fill finish fix follow get give hand interview invite learn let look mail make meet move
+    order organise organize pack pay phone pick plan post practice practise prepare print put read remind renew
+    reply reschedule research return review ring schedule see sell send set share sign start submit take talk
+    tell text try update upload visit wash water write
+    llamar comprar pagar enviar mandar escribir reservar cancelar preparar terminar revisar pedir traer visitar
+    hacer buscar practicar
+    appeler acheter payer envoyer ecrire reserver annuler preparer finir terminer verifier demander apporter
+    rendre visiter prendre faire chercher
+"""
+_LEAD_VERBS = frozenset(_LEAD_VERBS_TEXT.split())
+_FINAL_VERBS_TEXT = """
+    anrufen besorgen kaufen bezahlen zahlen schicken senden schreiben buchen kundigen abholen vorbereiten
+    erledigen machen mitbringen besuchen bestellen uben fragen absagen reservieren
+"""
+_FINAL_VERBS = frozenset(_FINAL_VERBS_TEXT.split())
+_FILLERS_TEXT = "uh um erm so and also like oh okay ok then actually maybe just well"
+_FILLERS = frozenset(_FILLERS_TEXT.split())
+# Words that say when, not what: two items about one task differ in them, and an item with only
+# these besides its verb ("übermorgen anrufen") is a restatement, not a task of its own.
+_WHEN_WORDS_TEXT = """
+    today tonight tomorrow morning afternoon evening week weekend next day days month by before after on at
+    monday tuesday wednesday thursday friday saturday sunday probably due latest
+    heute morgen ubermorgen woche wochenende hoy manana semana aujourd'hui demain semaine
+"""
+_WHEN_WORDS = frozenset(_WHEN_WORDS_TEXT.split())
+_CLAUSES = re.compile(r"[.!?;:]|,\s*(?:and|und|y|et)\b|\band then\b")
+# A bare clause keeps its task and drops the reason: "cancel the gym, because I never go".
+_CLAUSE_TAIL = re.compile(r",|\b(?:because|since|so that|so|which|weil|porque|parce que)\b")
+
+
+def _lead_verb(text: str) -> str:
+    """The task verb that opens `text` (after fillers) or, German, ends its first clause; or ""."""
+    words = _words(text)
+    while words and words[0] in _FILLERS:
+        words = words[1:]
+    if words and words[0] in _LEAD_VERBS:
+        return words[0]
+    first_clause = _words(re.split(r"[,;:]", _fold(text), maxsplit=1)[0])
+    if first_clause and first_clause[-1] in _FINAL_VERBS:
+        return first_clause[-1]
+    return ""
+
+
+def _content(text: str, verb: str = "") -> set[str]:
+    return {w for w in _words(text) if w != verb and w not in STOPWORDS and w not in _WHEN_WORDS and len(w) > 2}
+
+
+def _strip_fillers(text: str) -> str:
+    words = text.strip().split()
+    while words and _fold(words[0]).strip(",.") in _FILLERS:
+        words = words[1:]
+    text = " ".join(words).strip(" ,")
+    return text[:1].upper() + text[1:]
+
+
+def task_candidates(*, key_points: list[str], text: str, model_gave_items: bool) -> list[str]:
+    """Tasks the model's list missed: key points phrased as tasks and, when the model listed none,
+    cue sentences and bare imperative clauses of the transcript."""
+    found = [kp for kp in key_points if _lead_verb(kp) or _TASK_CUES.search(_fold(kp))]
+    if not model_gave_items:
+        found += rule_action_items(text)
+        for clause in _CLAUSES.split(" ".join(text.split())):
+            clause = _strip_fillers(_CLAUSE_TAIL.split(_strip_fillers(clause), maxsplit=1)[0])
+            if _lead_verb(clause) and len(_words(clause)) >= 2:
+                found.append(clause)
+    return [candidate for candidate in found if not _retracted(candidate, text=text)]
+
+
+# Rambling speech takes things back: "buy a new washer, or, actually just call a plumber".
+_RETRACTION = re.compile(
+    r"^\W*(?:or\W+(?:actually|rather)|actually\W+no|no\W+wait|scratch that|never mind|nein\W+warte|"
+    r"o\W+mejor|no\W+espera|non\W+attends|ou\W+plutot)\b"
+)
+
+
+def _retracted(candidate: str, *, text: str) -> bool:
+    """Whether the speaker took `candidate` back right after saying it."""
+    folded = _fold(" ".join(text.split()))
+    ends = [m.end() for w in _content(candidate) if (m := re.search(rf"\b{re.escape(w)}\b", folded))]
+    return bool(ends) and bool(_RETRACTION.match(folded[max(ends) :]))
+
+
+def _restates(a: set[str], b: set[str]) -> bool:
+    """Two items about one thing: at least half of the smaller one's content words are shared."""
+    return bool(a and b) and 2 * len(a & b) >= min(len(a), len(b))
+
+
+def merge_items(*, items: list[ItemDraft], candidates: list[str]) -> list[ItemDraft]:
+    """`items` plus each candidate that names something new: one with no content word besides its
+    verb and when-words, or whose content words are mostly another item's, is a restatement."""
+    merged = list(items)
+    for candidate in candidates:
+        verb = _lead_verb(candidate)
+        words = _content(candidate, verb)
+        if not words:
+            continue
+        if any(_restates(words, _content(item.text, _lead_verb(item.text))) for item in merged):
+            continue
+        # "Buy flour", "Buy eggs": one to-do with the verb once.
+        same_verb = next((i for i in merged if verb and _lead_verb(i.text) == verb), None)
+        if same_verb is not None and len(_words(candidate)) <= 4 and len(_words(same_verb.text)) <= 6:
+            rest = candidate.split(None, 1)[1] if " " in candidate else ""
+            same_verb.text = f"{same_verb.text.rstrip('.')} and {rest}".strip()
+            continue
+        merged.append(ItemDraft(text=_clean_line(candidate, max_chars=300).rstrip(".")))
+    return merged[:MAX_ACTION_ITEMS]
 
 
 def rule_action_items(text: str) -> list[str]:
@@ -295,13 +407,12 @@ def interpret(raw: str | None, *, text: str) -> Enrichment:
         used_rules.append("summary")
     key_points = clean_list(data.get("key_points"), limit=MAX_KEY_POINTS)
     items = clean_items(data.get("action_items"))
-    if not items:
-        # No list, or an empty one although the speaker said "I have to ..." (the 1.5B model
-        # sometimes files those under key points): the explicit task sentences.
-        rule_items = [ItemDraft(text=sentence) for sentence in rule_action_items(text)]
-        if items is None or rule_items:
-            used_rules.append("action_items")
-        items = rule_items
+    # The 1.5B model files many tasks under key points or leaves them out ("buy flour and eggs"),
+    # and sometimes gives no list at all: add the tasks it missed, never a restatement of one.
+    candidates = task_candidates(key_points=key_points, text=text, model_gave_items=bool(items))
+    if items is None or (not items and candidates):
+        used_rules.append("action_items")
+    items = merge_items(items=items or [], candidates=candidates)
     return Enrichment(
         title=title, summary=summary, key_points=key_points, items=items, tags=tags, used_rules=used_rules
     )

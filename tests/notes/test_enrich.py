@@ -379,3 +379,60 @@ def test_an_empty_model_list_on_a_note_without_tasks_stays_empty(model: FakeOpen
     model.chat_reply = json.dumps({**REPLY, "action_items": []})
     note = run(make_note(user, text="Walked by the harbour at sunset. The light was golden and calm."))
     assert not ActionItem.objects.filter(note=note).exists()
+
+
+def _items(reply: dict[str, Any], text: str) -> list[str]:
+    return [item.text for item in enrich.interpret(json.dumps(reply), text=text).items]
+
+
+def test_key_points_phrased_as_tasks_become_items_with_one_verb_per_errand() -> None:
+    # The 1.5B model often leaves the list empty and files the errands under key points.
+    text = "We're out of oat milk. So, buy flour and eggs, and like, bake the lemon cake on Saturday morning."
+    reply = {"action_items": [], "key_points": ["Out of oat milk", "Buy flour", "Buy eggs", "Bake lemon cake"]}
+    assert _items(reply, text) == ["Buy flour and eggs", "Bake lemon cake"]
+
+
+def test_bare_imperatives_in_speech_become_items_without_their_reasons() -> None:
+    text = (
+        "Note for the newsletter. Um, interview Kate about her four-day week, and draft the intro by Thursday "
+        "so Ben can edit it. And, uh, cancel the gym membership because I never go."
+    )
+    assert _items({"action_items": [], "key_points": []}, text) == [
+        "Interview Kate about her four-day week",
+        "Draft the intro by Thursday",
+        "Cancel the gym membership",
+    ]
+
+
+def test_a_task_said_twice_is_one_item_and_a_when_only_restatement_is_none() -> None:
+    text = "Erinnerung an mich selbst: morgen Oma anrufen. Also übermorgen anrufen. Und ein Geschenk besorgen."
+    reply = {
+        "action_items": [{"text": "Morgen Oma anrufen"}],
+        "key_points": ["Oma morgen anrufen", "übermorgen anrufen", "Geschenk besorgen, vielleicht ein Buch"],
+    }
+    assert _items(reply, text) == ["Morgen Oma anrufen", "Geschenk besorgen, vielleicht ein Buch"]
+
+
+def test_a_task_the_speaker_took_back_is_not_an_item() -> None:
+    text = "The tap drips. I need to buy a new washer, or, actually just call a plumber by Wednesday."
+    reply = {"action_items": [], "key_points": ["Buy a new washer", "Call a plumber"]}
+    assert _items(reply, text) == ["Call a plumber"]
+
+
+def test_a_note_without_tasks_gets_no_items_from_its_key_points() -> None:
+    text = "Mom called. Dad's knee surgery went fine and he is home now."
+    reply = {"action_items": [], "key_points": ["Mom called", "Dad's surgery went fine"]}
+    assert _items(reply, text) == []
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "I must pay the electricity bill",
+        "I should practise with Carlos on Thursday",
+        "Reminder to self: renew the passport",
+        "Ich muss die Belege suchen",
+    ],
+)
+def test_task_cue_sentences(sentence: str) -> None:
+    assert enrich.rule_action_items(f"The weather was fine. {sentence}.") == [sentence]
