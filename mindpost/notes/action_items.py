@@ -130,6 +130,7 @@ def action_item_list(
         "start_seconds",
         "done",
         "done_at",
+        "edited",
         "created_at",
         "position",
         "note__id",
@@ -175,11 +176,15 @@ def action_item_update(
         if len(cleaned) > MAX_TEXT_CHARS:
             message = f"At most {MAX_TEXT_CHARS} characters."
             raise Invalid(message, code="text_too_long", fields={"text": [message]})
-        item.text = cleaned
-        changed.append("text")
-    if not isinstance(due_date, _Unset):
+        if cleaned != item.text:
+            item.text = cleaned
+            changed.append("text")
+    if not isinstance(due_date, _Unset) and due_date != item.due_date:
         item.due_date = due_date
         changed.append("due_date")
+    if {"text", "due_date"} & set(changed):
+        item.edited = True  # re-enrichment of the note keeps it as the user wrote it
+        changed.append("edited")
     if changed:
         item.save(update_fields=[*changed, "updated_at"])
     return item

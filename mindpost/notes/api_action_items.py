@@ -30,7 +30,7 @@ class TodoItemOutput(serializers.ModelSerializer[ActionItem]):
 
     class Meta:
         model = ActionItem
-        fields = ("id", "text", "due_date", "done", "done_at", "note", "start_seconds", "moment_url")
+        fields = ("id", "text", "due_date", "done", "done_at", "edited", "note", "start_seconds", "moment_url")
         read_only_fields = fields
 
     @extend_schema_field(ActionItemNoteOutput)

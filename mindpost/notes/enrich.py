@@ -31,6 +31,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from mindpost.ai import get_chat_model
 from mindpost.ai.queue import Lane, llm_slot
@@ -545,19 +546,34 @@ def _store(*, note_id: uuid.UUID, text: str, result: Enrichment, model_name: str
     return True
 
 
+def item_origin(text: str) -> str:
+    """Keyed digest of an item's normalised text: the to-dos are encrypted, so a plain hash would
+    let anyone with the database guess short ones."""
+    return salted_hmac("mindpost.notes.ActionItem.origin", normalise_item(text), algorithm="sha256").hexdigest()
+
+
 def _replace_items(*, note: Note, items: list[ItemDraft]) -> None:
-    """Replace the items of the previous enrichment; the ones marked done stay, and a new item with
-    the same normalised text as a done one is that one (not a second, open copy)."""
+    """Replace the items of the previous enrichment. The ones the user marked done or edited stay;
+    a new item that is one of them (same normalised text, or the text it first had) is that one,
+    not a second, open copy."""
     existing = list(ActionItem.objects.filter(note=note))
-    done = {normalise_item(item.text): item for item in existing if item.done}
-    ActionItem.objects.filter(note=note, done=False).delete()
+    kept_items = [item for item in existing if item.done or item.edited]
+    kept: dict[str, ActionItem] = {}
+    for item in kept_items:
+        kept[item_origin(item.text)] = item
+        if item.origin:
+            kept.setdefault(item.origin, item)
+    ActionItem.objects.filter(note=note, done=False, edited=False).delete()
     new: list[ActionItem] = []
+    reused: set[uuid.UUID] = set()
     for position, draft in enumerate(items):
-        kept = done.get(normalise_item(draft.text))
-        if kept is not None:
-            if kept.position != position:
-                kept.position = position
-                kept.save(update_fields=["position", "updated_at"])
+        origin = item_origin(draft.text)
+        same = kept.get(origin)
+        if same is not None and same.pk not in reused:
+            reused.add(same.pk)
+            if same.position != position:
+                same.position = position
+                same.save(update_fields=["position", "updated_at"])
             continue
         new.append(
             ActionItem(
@@ -568,6 +584,7 @@ def _replace_items(*, note: Note, items: list[ItemDraft]) -> None:
                 due_text=draft.due_text,
                 due_date=draft.due_date,
                 start_seconds=draft.start_seconds,
+                origin=origin,
             )
         )
     ActionItem.objects.bulk_create(new)

@@ -184,7 +184,7 @@ class Passage(models.Model):
 
 class ActionItem(models.Model):
     """A to-do found in a note by enrichment. Re-enrichment replaces the items it found before,
-    except the ones the user already marked done (their `done` state is kept by matching text)."""
+    except the ones the user marked done or edited (matched by their text or origin)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="action_items")
@@ -198,6 +198,11 @@ class ActionItem(models.Model):
     start_seconds = models.FloatField(null=True, blank=True)
     done = models.BooleanField(default=False)
     done_at = models.DateTimeField(null=True, blank=True)
+    # The user changed the text or due date: re-enrichment keeps the item as it is.
+    edited = models.BooleanField(default=False)
+    # Keyed digest of the text enrichment first gave it, so a re-run that finds the same to-do
+    # again recognises an item the user has since reworded ("" on items from before it existed).
+    origin = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -51,6 +51,7 @@ def test_list_shows_open_items_with_their_note_and_moment(user: User, auth_api: 
         "due_date": "2026-03-06",
         "done": False,
         "done_at": None,
+        "edited": False,
         "note": {"id": str(note.pk), "title": "Dentist on Friday"},
         "start_seconds": 42.7,
         "moment_url": f"http://testserver/notes/{note.pk}/?t=43",

@@ -175,6 +175,37 @@ def test_done_items_are_kept_and_the_others_replaced(model: FakeOpenAI, user: Us
     assert not ActionItem.objects.filter(pk=call.pk).exists()
 
 
+def test_an_item_the_user_edited_survives_re_enrichment_and_is_not_added_again(
+    model: FakeOpenAI, user: User
+) -> None:
+    from mindpost.notes.action_items import action_item_update
+
+    note = run(make_note(user))
+    call, send = ActionItem.objects.filter(note=note).order_by("position")
+    action_item_update(user=user, item_id=call.pk, text="Ring Dr. Patel's office", due_date=date(2026, 12, 9))
+
+    # The transcript changes; the model finds the same call again (as first worded) and a new one.
+    model.chat_reply = json.dumps(
+        {**REPLY, "action_items": [{"text": "Call Dr. Patel to book the appointment"}, {"text": "Water roses"}]}
+    )
+    enrich.note_enrich(note_id=note.pk, final_attempt=True, force=True)
+    items = {item.text: item for item in ActionItem.objects.filter(note=note)}
+    assert set(items) == {"Ring Dr. Patel's office", "Water roses"}
+    edited = items["Ring Dr. Patel's office"]
+    assert (edited.pk, edited.edited, edited.due_date) == (call.pk, True, date(2026, 12, 9))
+    assert not ActionItem.objects.filter(pk=send.pk).exists()  # neither done nor edited: replaced
+
+
+def test_marking_done_is_not_an_edit(model: FakeOpenAI, user: User) -> None:
+    from mindpost.notes.action_items import action_item_update
+
+    item = ActionItem.objects.filter(note=run(make_note(user))).first()
+    assert item is not None
+    updated = action_item_update(user=user, item_id=item.pk, done=True, text=item.text, due_date=item.due_date)
+    assert updated.done
+    assert not updated.edited
+
+
 def test_voice_items_point_at_the_segment_they_were_said_in(model: FakeOpenAI, user: User) -> None:
     segments = [
         {"start": 0.0, "end": 4.2, "text": "Okay so, um, the dentist called, Dr. Patel, about the crown."},
