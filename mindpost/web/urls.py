@@ -4,7 +4,7 @@ reference's paths and names and are mounted by config/urls.py."""
 from django.urls import URLPattern, path
 from django.views.generic import RedirectView
 
-from mindpost.web.views import billing, chat, connections, notes, pages, posts, record, signup
+from mindpost.web.views import billing, chat, connections, notes, pages, posts, pwa, record, signup
 from mindpost.web.views import rewrites as rewrite_views
 from mindpost.web.views import tags as tag_views
 from mindpost.web.views import todos as todo_views
@@ -61,6 +61,11 @@ urlpatterns = [
     path("settings/export/", pages.account_export, name="settings_export"),
     path("settings/delete/", pages.account_delete, name="settings_delete"),
     path("goodbye/", pages.goodbye, name="goodbye"),
+    # The installable app (views/pwa.py): the worker at the root so its scope is the whole site.
+    path("manifest.webmanifest", pwa.manifest, name="manifest"),
+    path("sw.js", pwa.service_worker, name="service_worker"),
+    path("offline/", pwa.offline, name="offline"),
+    path("share/", pwa.share, name="share"),
     # The reference's web paths keep working for old bookmarks.
     path("record/brain-dumps/", RedirectView.as_view(pattern_name="web:notes", permanent=True)),
     path("record/brain-dump/<uuid:pk>/", RedirectView.as_view(pattern_name="web:notes_detail", permanent=True)),

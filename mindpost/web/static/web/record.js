@@ -74,18 +74,25 @@
         reject({ message: message, keep: retryable, code: body.code });
       };
       xhr.onerror = function () {
-        reject({ message: "You seem to be offline. The recording is saved on this device and will upload by itself.", keep: true });
+        reject({ message: "You seem to be offline. The recording is saved on this device and will upload by itself.", keep: true, offline: true });
       };
       xhr.send(form);
     });
   }
+
+  // Who this page's recordings belong to (static/web/pwa.js): "" when unknown.
+  function owner() { return window.mpOwner ? window.mpOwner() : ""; }
+  // A queued recording is uploaded only by a page of the person who made it, so on a shared
+  // device it never lands in the account of whoever signs in next. Items without an owner (made
+  // signed out, or shared into the app) go to whoever is signed in.
+  function mine(item) { return !item.owner || item.owner === owner(); }
 
   var flushing = false;
   function flushQueue(url, onDone) {
     if (flushing || !navigator.onLine) return Promise.resolve();
     flushing = true;
     return queue.all().then(function (items) {
-      return items.reduce(function (chain, item) {
+      return items.filter(mine).reduce(function (chain, item) {
         return chain.then(function () {
           return send(item, url).then(function (body) {
             return queue.remove(item.id).then(function () { if (onDone) onDone(item, body, null); });
@@ -147,9 +154,14 @@
           this.maxSeconds = parseInt(el.dataset.maxSeconds, 10) || 600;
           this.allowed = el.dataset.allowed !== "false";
           this.saveOnStop = el.dataset.saveOnStop === "true";
+          // The offline page only queues: it is rendered for nobody, so the record page (signed in)
+          // does the uploading once the connection is back.
+          this.queueOnly = el.dataset.queueOnly === "true";
+          this.onlineUrl = el.dataset.onlineUrl || "";
           var self = this;
           this.refreshPending();
-          window.addEventListener("online", function () { self.retryQueued(); });
+          window.addEventListener("online", function () { self.wentOnline = true; self.retryQueued(); });
+          window.addEventListener("mp:flush", function () { self.retryQueued(); }); // background sync
           this.retryTimer = setInterval(function () { self.retryQueued(); }, 20000);
           this.retryQueued();
           window.mpRecorder = this;
@@ -175,7 +187,7 @@
         get buttonClass() { return this.isRecording ? "bg-red-600 hover:bg-red-700 animate-pulse" : "bg-brand-600 hover:bg-brand-700"; },
         get queued() { return this.pending > 0; },
         get queuedText() {
-          return this.pending + (this.pending === 1 ? " recording is" : " recordings are") +
+          return "Saved offline: " + this.pending + (this.pending === 1 ? " recording is" : " recordings are") +
             " saved on this device and will upload when the connection is back.";
         },
         get hint() {
@@ -187,7 +199,7 @@
         },
         refreshPending: function () {
           var self = this;
-          return queue.all().then(function (items) { self.pending = items.length; }, function () { self.pending = 0; });
+          return queue.all().then(function (items) { self.pending = items.filter(mine).length; }, function () { self.pending = 0; });
         },
         toggle: function () {
           if (this.isRecording) this.stop(); else this.start();
@@ -282,7 +294,7 @@
           if (!this.blob) return;
           var item = {
             id: newId(), blob: this.blob, name: "recording-" + new Date().toISOString().replace(/[:.]/g, "-") + "." + extensionFor(this.type || ""),
-            createdAt: Date.now(), seconds: this.elapsed,
+            createdAt: Date.now(), seconds: this.elapsed, owner: owner() || null,
           };
           this.enqueueAndSend(item);
         },
@@ -291,7 +303,7 @@
           this.error = "";
           this.savedUrl = "";
           this.stopTracking();
-          this.enqueueAndSend({ id: newId(), blob: file, name: file.name || "upload", createdAt: Date.now(), seconds: 0 });
+          this.enqueueAndSend({ id: newId(), blob: file, name: file.name || "upload", createdAt: Date.now(), seconds: 0, owner: owner() || null });
         },
         enqueueAndSend: function (item) {
           var self = this;
@@ -302,6 +314,7 @@
           this.$nextTick(function () { focusById("record-status"); });
           // Kept on the device first, so nothing is lost if the tab closes mid-upload.
           queue.put(item).catch(function () { return null; }).then(function () {
+            if (self.queueOnly) throw { keep: true, offline: true };
             return send(item, self.uploadUrl, function (p) { self.progress = p; });
           }).then(function (body) {
             queue.remove(item.id);
@@ -312,11 +325,17 @@
             self.refreshPending();
             self.track(body);
           }, function (failure) {
-            self.error = failure.message;
+            // Offline is not an error: the recording waits on the device (the "Saved offline" status).
+            self.error = failure.offline ? "" : failure.message;
+            if (failure.offline) {
+              self.announcement = "Saved offline. It will upload when you are back online.";
+              if (window.mpRequestSync) window.mpRequestSync();
+            }
             if (!failure.keep) queue.remove(item.id);
             self.state = failure.keep ? "idle" : "recorded";
             if (failure.keep) self.clearPreview();
             self.refreshPending();
+            if (self.queueOnly) self.retryQueued(); // the connection may have come back meanwhile
             // The error is announced by its role=alert; focus goes where the user can act on it.
             self.$nextTick(function () { focusById(failure.keep ? "record-button" : "save-note-button"); });
           });
@@ -324,6 +343,13 @@
         retryQueued: function () {
           var self = this;
           if (this.state === "uploading") return;
+          if (this.queueOnly) {
+            // Back online on the offline page: the record page uploads, once no recording is under
+            // way. Only on the "online" event (not on load): navigator.onLine can be true while the
+            // server is unreachable, and going to a page that fails again would loop.
+            if (this.wentOnline && this.state === "idle" && this.onlineUrl) window.location.assign(this.onlineUrl);
+            return;
+          }
           flushQueue(this.uploadUrl, function (item, body, failure) {
             if (body) { self.savedUrl = body.url; self.updateAllowance(body.allowance); self.track(body); }
             if (failure && !failure.keep) self.error = failure.message;
