@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -80,10 +81,13 @@ INSTALLED_APPS = [
     "mindpost.notes",
     "mindpost.chat",
     "mindpost.posts",
+    "mindpost.channels",
     "mindpost.web",
 ]
 
 MIDDLEWARE = [
+    # Outermost: request latency per route and failures by code for /metrics (mindpost.core.metrics).
+    "mindpost.core.metrics_middleware.MetricsMiddleware",
     # First, so its process_exception runs last: a view's pool timeout becomes 503, not 500.
     "mindpost.core.overload.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -397,7 +401,7 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
@@ -501,6 +505,26 @@ EMBED_LOCAL_THREADS = env.int("EMBED_LOCAL_THREADS", default=1)
 # A worker whose heartbeat is older than this is considered gone by /readyz.
 WORKER_HEARTBEAT_STALE_SECONDS = env.int("WORKER_HEARTBEAT_STALE_SECONDS", default=60)
 
+# --- Metrics and error reports (docs/operations.md "Metrics") -------------------------------
+# /metrics answers a bearer METRICS_TOKEN, or clients in METRICS_ALLOWED_NETWORKS (CIDRs) or,
+# with METRICS_ALLOW_INTERNAL, in the loopback and private ranges. Neither set: open with DEBUG,
+# 404 in production. PROMETHEUS_MULTIPROC_DIR is read by prometheus_client itself (runstack sets it).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOW_INTERNAL = env.bool("METRICS_ALLOW_INTERNAL", default=False)
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 16 characters long.")
+for _network in METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS: {_network!r} is not a network.") from _exc
+# Sentry (errors and, at SENTRY_TRACES_SAMPLE_RATE, traces) starts only when SENTRY_DSN is set
+# (mindpost.core.telemetry, at app start-up); tests never set it.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="") or ("development" if DEBUG else "production")
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+
 # --- Notes -----------------------------------------------------------------------
 # Uploads larger than this are refused with 413 before the body is stored.
 NOTE_MAX_UPLOAD_BYTES = env.int("NOTE_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024)
@@ -533,6 +557,16 @@ JOB_RETRY_POLICIES = {
     "mail": {"runs": 7, "exponential_wait": 5},
     # About a day and a half: a deleted account must never stay billed because Stripe was down.
     "stripe": {"runs": 17, "exponential_wait": 2},
+    # WhatsApp / Telegram calls (media download, replies): about an hour of retries at the defaults.
+    "channels": {
+        "runs": "CHANNELS_JOB_MAX_ATTEMPTS",
+        "exponential_wait": "CHANNELS_JOB_RETRY_BASE_SECONDS",
+        "retry_exceptions": [
+            "mindpost.channels.base.TransientChannelError",
+            "django.db.OperationalError",
+            "django.db.InterfaceError",
+        ],
+    },
 }
 # How `recording` URLs serve audio: stream (through our view, with Range), redirect (to a
 # short-lived signed storage URL after the ownership check) or auto. Encrypted files are
@@ -624,6 +658,31 @@ DRAFTS_REUSE_MINUTES = env.int("DRAFTS_REUSE_MINUTES", default=30)
 # A drafts request still "running" after this long lost its worker: it is marked failed and its
 # unit given back (the sweep in posts.tasks).
 DRAFTS_STALE_MINUTES = env.int("DRAFTS_STALE_MINUTES", default=15)
+
+# --- Messaging channels (docs/operations.md "Connecting WhatsApp and Telegram") ------
+# WhatsApp Cloud API: a Meta app with the WhatsApp product; all four secrets enable it.
+WHATSAPP_TOKEN = env.str("WHATSAPP_TOKEN", default="")
+WHATSAPP_PHONE_NUMBER_ID = env.str("WHATSAPP_PHONE_NUMBER_ID", default="")
+WHATSAPP_VERIFY_TOKEN = env.str("WHATSAPP_VERIFY_TOKEN", default="")
+WHATSAPP_APP_SECRET = env.str("WHATSAPP_APP_SECRET", default="")
+WHATSAPP_API_URL = env.str("WHATSAPP_API_URL", default="https://graph.facebook.com/v21.0").rstrip("/")
+# Optional: the business number in international format, for a wa.me link next to the link code.
+WHATSAPP_BUSINESS_NUMBER = env.str("WHATSAPP_BUSINESS_NUMBER", default="")
+# Telegram: a bot from @BotFather; `manage.py telegram_set_webhook` registers the webhook.
+TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")
+TELEGRAM_BOT_USERNAME = env.str("TELEGRAM_BOT_USERNAME", default="")
+TELEGRAM_WEBHOOK_SECRET = env.str("TELEGRAM_WEBHOOK_SECRET", default="")
+TELEGRAM_API_URL = env.str("TELEGRAM_API_URL", default="https://api.telegram.org").rstrip("/")
+CHANNELS_LINK_CODE_MINUTES = env.int("CHANNELS_LINK_CODE_MINUTES", default=15)
+# Unlinked numbers get one polite answer per this window (a spoofed sender cannot make us spam).
+CHANNELS_UNKNOWN_REPLY_RATE = env.str("CHANNELS_UNKNOWN_REPLY_RATE", default="1/day")
+# A question within this many minutes of the previous one follows up on it.
+CHANNELS_CONVERSATION_MINUTES = env.int("CHANNELS_CONVERSATION_MINUTES", default=30)
+CHANNELS_HTTP_TIMEOUT_SECONDS = env.float("CHANNELS_HTTP_TIMEOUT_SECONDS", default=20.0)
+CHANNELS_JOB_MAX_ATTEMPTS = env.int("CHANNELS_JOB_MAX_ATTEMPTS", default=8)
+CHANNELS_JOB_RETRY_BASE_SECONDS = env.int("CHANNELS_JOB_RETRY_BASE_SECONDS", default=3)
+# A message still unhandled this long with no job (the queue was down) is queued again by a sweep.
+CHANNELS_STALLED_AFTER_SECONDS = env.int("CHANNELS_STALLED_AFTER_SECONDS", default=300)
 
 # --- Logging ---------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

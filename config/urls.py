@@ -9,7 +9,8 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from mindpost.billing import reference_urls as billing_reference_urls
-from mindpost.core import errors, health, overload
+from mindpost.channels import urls as channel_urls
+from mindpost.core import errors, health, metrics_view, overload
 from mindpost.web import urls as web_urls
 
 API_NOT_FOUND = "api-not-found"
@@ -37,6 +38,7 @@ def api_not_found(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics_view.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/", include("mindpost.accounts.urls")),
@@ -44,6 +46,7 @@ urlpatterns = [
     path("api/", include("mindpost.notes.urls")),
     path("api/", include("mindpost.chat.urls")),
     path("api/", include("mindpost.posts.urls")),
+    path("api/", include("mindpost.channels.urls")),
     # The reference's /subscriptions/ paths, one "billing" namespace: billing's Stripe webhook and the plan pages.
     path(
         "subscriptions/",
@@ -51,6 +54,8 @@ urlpatterns = [
     ),
     # OAuth connect/callback/disconnect for X and LinkedIn (session auth; the callback also ends the mobile flow).
     path("settings/connections/", include(web_urls.connection_urlpatterns)),
+    # The WhatsApp and Telegram webhooks (signed; no session, no CSRF).
+    path("", include(channel_urls.webhook_urlpatterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     # Last of the /api/ routes: every other /api/ URL is a JSON 404 (see api_not_found).

@@ -6,10 +6,13 @@ and worker processes never load the LLM themselves and there is one code path to
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import openai
+
+from mindpost.core import metrics
 
 from .clients import make_async_client, mapped_errors
 from .types import AIError
@@ -50,6 +53,7 @@ class OpenAIChatModel:
         self._base_url, self._api_key, self._timeout, self._max_retries = base_url, api_key, timeout, max_retries
         self.local = local
         self.label = "Local LLM" if local else "Chat completion"
+        self.backend = "local" if local else "openai"  # the metrics label
 
     def _request(
         self, messages: list[dict[str, str]], max_tokens: int, temperature: float, *, json: bool = False
@@ -76,7 +80,7 @@ class OpenAIChatModel:
         json: bool = False,
     ) -> str:
         request = self._request(messages, max_tokens, temperature, json=json)
-        with mapped_errors(self.label):
+        with metrics.model_call(operation="complete", backend=self.backend), mapped_errors(self.label):
             response = self.client.chat.completions.create(**request)
         if not response.choices or response.choices[0].message.content is None:
             raise AIError(f"{self.label} returned no text.")
@@ -89,7 +93,11 @@ class OpenAIChatModel:
         request = self._request(messages, max_tokens, temperature)
         # Closing the stream (the consumer stops early) drops the connection, and llama.cpp
         # then stops generating for it.
-        with mapped_errors(self.label), self.client.chat.completions.create(**request, stream=True) as chunks:
+        with (
+            metrics.model_call(operation="stream", backend=self.backend),
+            mapped_errors(self.label),
+            self.client.chat.completions.create(**request, stream=True) as chunks,
+        ):
             for chunk in chunks:
                 if chunk.choices and chunk.choices[0].delta.content:
                     yield chunk.choices[0].delta.content
@@ -112,6 +120,7 @@ class OpenAIChatModel:
         A server that is down or refuses fails here; llama.cpp sends its headers at once, so
         this costs a round trip, not the prompt evaluation. Close the result (`aclose`) when done."""
         request = self._request(messages, max_tokens, temperature)
+        started = time.perf_counter()
         # A client per call: an async connection pool belongs to the event loop that made it.
         client = make_async_client(
             base_url=self._base_url, api_key=self._api_key, timeout=self._timeout, max_retries=self._max_retries
@@ -122,15 +131,17 @@ class OpenAIChatModel:
         except BaseException:
             await client.close()
             raise
-        return _DeltaStream(client, chunks, self.label)
+        return _DeltaStream(client, chunks, self.label, backend=self.backend, started=started)
 
 
 class _DeltaStream:
     """The text deltas of an opened completion stream; `aclose` drops the connection (and
     llama.cpp then stops generating), whether or not iteration has started."""
 
-    def __init__(self, client: openai.AsyncOpenAI, chunks: Any, label: str) -> None:
+    def __init__(self, client: openai.AsyncOpenAI, chunks: Any, label: str, *, backend: str, started: float) -> None:
         self._client, self._chunks, self._label = client, chunks, label
+        # Metrics: first token and whole stream, timed from the request (mindpost.core.metrics).
+        self._backend, self._started, self._first, self._outcome = backend, started, True, "incomplete"
         self._iterator = chunks.__aiter__()
         self._closed = False
 
@@ -139,15 +150,27 @@ class _DeltaStream:
 
     async def __anext__(self) -> str:
         while True:
-            with mapped_errors(self._label):
-                chunk = await self._iterator.__anext__()
+            try:
+                with mapped_errors(self._label):
+                    chunk = await self._iterator.__anext__()
+            except StopAsyncIteration:
+                self._outcome = "ok"
+                raise
+            except BaseException:
+                self._outcome = "error"
+                raise
             if chunk.choices and chunk.choices[0].delta.content:
+                if self._first:
+                    self._first = False
+                    metrics.observe_first_token(backend=self._backend, seconds=time.perf_counter() - self._started)
                 return str(chunk.choices[0].delta.content)
 
     async def aclose(self) -> None:
         if self._closed:
             return
         self._closed = True
+        seconds = time.perf_counter() - self._started
+        metrics.observe_model(operation="stream", backend=self._backend, outcome=self._outcome, seconds=seconds)
         try:
             await self._chunks.close()
         finally:

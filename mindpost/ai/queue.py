@@ -43,6 +43,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 
+from mindpost.core import metrics
 from mindpost.core.errors import Unavailable
 
 logger = logging.getLogger(__name__)
@@ -265,6 +266,7 @@ def llm_slot(
         return
     ticket = _Ticket(lane=lane, total=total)
     deadline = _deadline(timeout)
+    started = time.monotonic()
     try:
         ticket.open()
         last = -1
@@ -277,8 +279,10 @@ def llm_slot(
             if ahead == 0:
                 break
             if time.monotonic() >= deadline:
+                metrics.observe_queue_wait(lane=lane, outcome="timeout", seconds=time.monotonic() - started)
                 raise busy_error(ahead=ahead)
             time.sleep(POLL_SECONDS)
+        metrics.observe_queue_wait(lane=lane, outcome="granted", seconds=time.monotonic() - started)
         yield
     finally:
         ticket.close()
@@ -312,16 +316,20 @@ class AsyncSlot:
             return
         ticket = self._ticket = _Ticket(lane=self.lane, total=self._total)
         deadline = _deadline(self.timeout)
+        started = time.monotonic()
         await sync_to_async(ticket.open)()
         last = -1
         while True:
             ahead = await sync_to_async(ticket.poll)()
+            if ahead == 0:
+                metrics.observe_queue_wait(lane=self.lane, outcome="granted", seconds=time.monotonic() - started)
             if ahead != last:
                 last = ahead
                 yield ahead
             if ahead == 0:
                 return
             if time.monotonic() >= deadline:
+                metrics.observe_queue_wait(lane=self.lane, outcome="timeout", seconds=time.monotonic() - started)
                 await self.release()
                 raise busy_error(ahead=ahead)
             await asyncio.sleep(POLL_SECONDS)

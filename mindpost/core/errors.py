@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponseBase, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -157,6 +157,13 @@ def error_body(*, code: str, detail: str, fields: dict[str, Any] | None = None, 
     return {"code": code, "detail": detail, "fields": fields or {}, **extra}
 
 
+def tag_error_code[R: HttpResponseBase](response: R, code: str) -> R:
+    """Mark a response with its error code: the metrics middleware counts failures by it
+    (mindpost_failures_total{code=...}, mindpost.core.metrics_middleware)."""
+    setattr(response, "error_code", code)  # noqa: B010 (no such attribute on the class)
+    return response
+
+
 def app_error_response(exc: AppError) -> Response:
     """A domain error as an API response: the error shape, its status, Retry-After when known."""
     set_rollback()  # as DRF does for its own exceptions: an atomic request must not commit
@@ -165,7 +172,7 @@ def app_error_response(exc: AppError) -> Response:
     )
     if "retry_after" in exc.extra:
         response["Retry-After"] = str(exc.extra["retry_after"])
-    return response
+    return tag_error_code(response, exc.code)
 
 
 def app_error_json(exc: AppError) -> JsonResponse:
@@ -175,7 +182,7 @@ def app_error_json(exc: AppError) -> JsonResponse:
     )
     if "retry_after" in exc.extra:
         response["Retry-After"] = str(exc.extra["retry_after"])
-    return response
+    return tag_error_code(response, exc.code)
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -210,7 +217,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             code = _first_code(codes)
             message = general[0] if general else "Invalid input."
         response.data = error_body(code=_CODE_ALIASES.get(code, code), detail=message, fields=fields)
-        return response
+        return tag_error_code(response, response.data["code"])
 
     if isinstance(exc, exceptions.APIException):
         code = _first_code(exc.get_codes())
@@ -229,11 +236,12 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             detail=detail_messages[0] if detail_messages else "Error.",
             **extra,
         )
+        tag_error_code(response, response.data["code"])
     return response
 
 
 def _json_error(request: HttpRequest, *, status_code: int, code: str, detail: str) -> JsonResponse:
-    return JsonResponse(error_body(code=code, detail=detail), status=status_code)
+    return tag_error_code(JsonResponse(error_body(code=code, detail=detail), status=status_code), code)
 
 
 def is_api_request(request: HttpRequest) -> bool:

@@ -36,6 +36,7 @@ from django.utils.crypto import salted_hmac
 from mindpost.ai import get_chat_model
 from mindpost.ai.queue import Lane, llm_slot
 from mindpost.ai.types import AIError, TransientAIError
+from mindpost.core import metrics
 from mindpost.core.errors import Unavailable
 from mindpost.notes import duedates
 from mindpost.notes.models import ActionItem, EnrichmentStatus, Note, NoteKind, NoteStatus
@@ -504,7 +505,8 @@ def note_enrich(*, note_id: str | uuid.UUID, final_attempt: bool, force: bool = 
     )
     raw: str | None
     try:
-        reply = ask_model(messages=build_messages(text=text, language=language, today=today))
+        with metrics.stage("enrich"):  # wait for a model slot + the call (/metrics stage durations)
+            reply = ask_model(messages=build_messages(text=text, language=language, today=today))
         raw, model_name = reply.raw, reply.model
     except TransientAIError:
         if final_attempt:

@@ -31,8 +31,9 @@ from mindpost.ai import audio as ai_audio
 from mindpost.ai import get_embedder, get_transcriber
 from mindpost.ai.types import AIError, TransientAIError
 from mindpost.billing import metering
+from mindpost.core import metrics
 from mindpost.core.errors import Conflict, Invalid
-from mindpost.notes import blind_index, idempotency, storage, tagging, tasks, uploads
+from mindpost.notes import blind_index, idempotency, signals, storage, tagging, tasks, uploads
 from mindpost.notes import vocabulary as vocabulary_mod
 from mindpost.notes.chunking import chunk_transcript
 from mindpost.notes.models import EMBEDDING_DIMENSIONS, Note, NoteKind, NoteSettings, NoteStage, NoteStatus, Passage
@@ -363,6 +364,9 @@ def note_fail(*, note_id: uuid.UUID, code: str, reason: str) -> None:
         note.holds_recording_unit = False
         note.processed_at = timezone.now()
         note.save(update_fields=["status", "failure_code", "failure_reason", "holds_recording_unit", "processed_at"])
+        transaction.on_commit(
+            lambda: signals.note_finished.send(sender=Note, note_id=note_id, status=NoteStatus.FAILED), robust=True
+        )
     logger.info("note failed", extra={"note_id": str(note_id), "code": code})
 
 
@@ -407,7 +411,8 @@ def _transcribe(note: Note) -> None:
         path = Path(directory) / "audio"
         _download(note.audio, path)
         try:
-            decoded = ai_audio.decode(path)
+            with metrics.stage("decode"):  # pipeline stage durations on /metrics
+                decoded = ai_audio.decode(path)
         except ai_audio.AudioDecodeError as exc:
             code = str(getattr(exc, "code", "corrupt_audio"))
             raise NoteFailure(code, FAILURE_MESSAGES.get(code, FAILURE_MESSAGES["corrupt_audio"])) from exc
@@ -415,9 +420,10 @@ def _transcribe(note: Note) -> None:
     # The user's own words (names, terms) as Whisper's prompt; omitted when there are none.
     prompt = vocabulary_mod.transcription_prompt(user=note.user)
     extra = {"prompt": prompt} if prompt else {}
-    transcript = transcriber.transcribe(
-        audio=decoded.samples, language=language or None, on_progress=_ProgressWriter(note_id=note.pk), **extra
-    )
+    with metrics.stage("transcribe"):
+        transcript = transcriber.transcribe(
+            audio=decoded.samples, language=language or None, on_progress=_ProgressWriter(note_id=note.pk), **extra
+        )
     text = " ".join(transcript.text.split())
     if not text:
         raise NoteFailure("no_speech", FAILURE_MESSAGES["no_speech"])
@@ -451,7 +457,8 @@ def _index(*, note_id: uuid.UUID, finish: bool) -> None:
     if not chunks:
         raise NoteFailure("no_speech", FAILURE_MESSAGES["no_speech"])
     embedder = get_embedder()
-    vectors = embedder.embed_passages([chunk.text for chunk in chunks])
+    with metrics.stage("embed"):
+        vectors = embedder.embed_passages([chunk.text for chunk in chunks])
     if len(vectors) != len(chunks) or any(len(vector) != EMBEDDING_DIMENSIONS for vector in vectors):
         raise AIError("The embedder returned the wrong number or size of vectors.")
     with transaction.atomic():
@@ -513,6 +520,9 @@ def _finish(note: Note) -> None:
     note.save()
     # After the commit that makes it searchable: titles, summary, to-dos and tags come later.
     tasks.defer_enrich_note(note_id=note.pk)
+    transaction.on_commit(
+        lambda: signals.note_finished.send(sender=Note, note_id=note.pk, status=NoteStatus.READY), robust=True
+    )
     logger.info("note ready", extra={"note_id": str(note.pk)})
 
 

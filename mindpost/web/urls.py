@@ -5,6 +5,7 @@ from django.urls import URLPattern, path
 from django.views.generic import RedirectView
 
 from mindpost.web.views import billing, chat, connections, notes, pages, posts, pwa, record, signup
+from mindpost.web.views import channels as channel_views
 from mindpost.web.views import rewrites as rewrite_views
 from mindpost.web.views import tags as tag_views
 from mindpost.web.views import todos as todo_views
@@ -57,6 +58,9 @@ urlpatterns = [
     path("settings/vocabulary/", vocabulary_views.settings_vocabulary, name="settings_vocabulary"),
     path("settings/rewrite-styles/", rewrite_views.settings_rewrite_styles, name="settings_rewrite_styles"),
     path("settings/", pages.settings_page, name="settings"),
+    path("settings/channels/", channel_views.settings_channels, name="settings_channels"),
+    path("settings/channels/<slug:channel>/code/", channel_views.channel_link_code, name="settings_channel_code"),
+    path("settings/channels/<uuid:pk>/unlink/", channel_views.channel_unlink, name="settings_channel_unlink"),
     path("settings/profile/", pages.settings_profile, name="settings_profile"),
     path("settings/export/", pages.account_export, name="settings_export"),
     path("settings/delete/", pages.account_delete, name="settings_delete"),

@@ -14,11 +14,14 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+
+from mindpost.core.metrics import prepare_multiprocess_dir
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,11 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=1)
         # Hashed, compressed static files: what the pages link to and browsers cache for good.
         call_command("collectstatic", interactive=False, verbosity=0)
+        # Every child (uvicorn workers, job workers) writes its Prometheus samples to files here and
+        # /metrics sums them (mindpost.core.metrics); emptied so the last run's counts don't carry over.
+        # Set before any child starts: prometheus_client reads it when it is first imported.
+        metrics_dir = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or settings.VAR_DIR / "prometheus")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(prepare_multiprocess_dir(metrics_dir))
         python = sys.executable
         commands: dict[str, Sequence[str]] = {"web": web_command(python=python, host=host, port=port)}
         if not no_worker:
