@@ -175,9 +175,7 @@ def test_done_items_are_kept_and_the_others_replaced(model: FakeOpenAI, user: Us
     assert not ActionItem.objects.filter(pk=call.pk).exists()
 
 
-def test_an_item_the_user_edited_survives_re_enrichment_and_is_not_added_again(
-    model: FakeOpenAI, user: User
-) -> None:
+def test_an_item_the_user_edited_survives_re_enrichment_and_is_not_added_again(model: FakeOpenAI, user: User) -> None:
     from mindpost.notes.action_items import action_item_update
 
     note = run(make_note(user))

@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('notes', '0005_usertag_backfill'),
+        ("notes", "0005_usertag_backfill"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='actionitem',
-            name='edited',
+            model_name="actionitem",
+            name="edited",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='actionitem',
-            name='origin',
-            field=models.CharField(blank=True, default='', max_length=64),
+            model_name="actionitem",
+            name="origin",
+            field=models.CharField(blank=True, default="", max_length=64),
         ),
     ]
