@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "mindpost.ai",
     "mindpost.billing",
     "mindpost.notes",
+    "mindpost.imports",
     "mindpost.chat",
     "mindpost.posts",
     "mindpost.channels",
@@ -321,7 +322,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/",
     # Several serializers have a `status` field with different choices: name them.
-    "ENUM_NAME_OVERRIDES": {"PostInputStatusEnum": "mindpost.posts.serializers.INPUT_STATUSES"},
+    "ENUM_NAME_OVERRIDES": {
+        "PostInputStatusEnum": "mindpost.posts.serializers.INPUT_STATUSES",
+        "ImportBatchStatusEnum": "mindpost.imports.models.BatchStatus",
+    },
     # Error responses come from mindpost.core.schema.AutoSchema; links from create to item operations here.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -577,6 +581,15 @@ NOTE_AUDIO_URL_SECONDS = env.int("NOTE_AUDIO_URL_SECONDS", default=env.int("STOR
 # Key of the blind keyword index (keyed word hashes). Unset: derived from the first
 # FIELD_ENCRYPTION_KEYS entry. Changing it needs `manage.py reembed --keywords`.
 SEARCH_INDEX_KEY = env.str("SEARCH_INDEX_KEY", default="")
+
+# --- Imports (bulk import of recordings, text/Markdown files and zips: mindpost/imports) ------
+# Notes per import (files, plus the notes inside zips), and bytes per import (uploaded, and the
+# unpacked size of the text in zips). The ASGI guard (mindpost/notes/asgi.py) caps request bodies
+# on the import paths at this instead of NOTE_MAX_UPLOAD_BYTES; each recording still obeys that.
+IMPORT_MAX_FILES = env.int("IMPORT_MAX_FILES", default=500)
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
+# Django refuses a multipart body with more file parts than this (before any view runs).
+DATA_UPLOAD_MAX_NUMBER_FILES = max(100, IMPORT_MAX_FILES)
 
 # --- Chat ------------------------------------------------------------------------
 # Search (mindpost.notes.search): users with at most this many passages are ranked by an exact

@@ -44,6 +44,7 @@ urlpatterns = [
     path("api/", include("mindpost.accounts.urls")),
     path("api/", include("mindpost.billing.urls")),
     path("api/", include("mindpost.notes.urls")),
+    path("api/", include("mindpost.imports.urls")),
     path("api/", include("mindpost.chat.urls")),
     path("api/", include("mindpost.posts.urls")),
     path("api/", include("mindpost.channels.urls")),

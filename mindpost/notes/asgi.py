@@ -3,8 +3,9 @@
 Django's ASGI handler reads the whole body (spooling it to disk) before any view runs, so a
 view can only refuse a 2 GB upload after it has been received. This wrapper answers 413 at
 once when `Content-Length` is over the limit, and stops a body sent without a length as soon
-as it passes the limit. The limit is the largest upload MindPost takes (NOTE_MAX_UPLOAD_BYTES)
-plus room for multipart framing; views still apply their own, tighter limits.
+as it passes the limit. The limit is the largest upload MindPost takes (NOTE_MAX_UPLOAD_BYTES;
+IMPORT_MAX_BYTES on the bulk-import paths) plus room for multipart framing; views still apply
+their own, tighter limits.
 """
 
 from __future__ import annotations
@@ -25,8 +26,15 @@ ASGIApp = Callable[..., Awaitable[None]]
 MULTIPART_SLACK = 64 * 1024
 
 
-def body_limit() -> int:
-    return int(settings.NOTE_MAX_UPLOAD_BYTES) + MULTIPART_SLACK
+# Bulk import (mindpost.imports) takes many files in one request: its own, larger cap.
+IMPORT_PATHS = ("/api/imports/", "/import/")
+
+
+def body_limit(path: str = "") -> int:
+    largest = int(settings.NOTE_MAX_UPLOAD_BYTES)
+    if path in IMPORT_PATHS:
+        largest = max(largest, int(getattr(settings, "IMPORT_MAX_BYTES", 0)))
+    return largest + MULTIPART_SLACK
 
 
 class BodyTooLarge(Exception):
@@ -41,7 +49,7 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = body_limit()
+        limit = body_limit(str(scope.get("path", "")))
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:

@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 
 from mindpost.web.views import billing, chat, connections, notes, pages, posts, pwa, record, signup
 from mindpost.web.views import channels as channel_views
+from mindpost.web.views import imports as import_views
 from mindpost.web.views import rewrites as rewrite_views
 from mindpost.web.views import tags as tag_views
 from mindpost.web.views import todos as todo_views
@@ -19,6 +20,8 @@ urlpatterns = [
     path("record/upload/", record.upload, name="record_upload"),
     path("record/text/", record.text_note, name="record_text"),
     path("record/notes/<uuid:pk>/progress/", record.note_progress, name="record_progress"),
+    path("import/", import_views.import_page, name="imports"),
+    path("import/<uuid:pk>/progress/", import_views.import_progress, name="imports_progress"),
     path("notes/", notes.notes_page, name="notes"),
     path("notes/<uuid:pk>/", notes.note_detail, name="notes_detail"),
     path("notes/<uuid:pk>/row/", notes.note_row, name="notes_row"),

@@ -23,9 +23,9 @@ async def echo_app(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": str(size).encode()})
 
 
-def call(chunks: list[bytes], *, content_length: int | None) -> tuple[int, bytes, int]:
+def call(chunks: list[bytes], *, content_length: int | None, path: str = "/api/brain-dumps/") -> tuple[int, bytes, int]:
     headers = [(b"content-length", str(content_length).encode())] if content_length is not None else []
-    scope = {"type": "http", "method": "POST", "path": "/api/brain-dumps/", "headers": headers}
+    scope = {"type": "http", "method": "POST", "path": path, "headers": headers}
     pending = [
         {"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1} for i, chunk in enumerate(chunks)
     ]
@@ -119,3 +119,12 @@ def test_django_stops_reading_an_undeclared_oversize_body(limit: int) -> None:
     asyncio.run(application(scope, receive, send))
     assert sent[0]["status"] == 413
     assert reads["n"] < 20
+
+
+@pytest.mark.parametrize("path", ["/api/imports/", "/import/"])
+def test_bulk_import_paths_take_import_max_bytes(limit: int, settings: Any, path: str) -> None:
+    settings.IMPORT_MAX_BYTES = 200_000
+    size = limit + 10  # over the upload limit, under the import limit
+    assert call([b"x" * size], content_length=size, path=path)[:2] == (200, str(size).encode())
+    assert call([b"x" * size], content_length=size)[0] == 413  # any other path keeps the upload limit
+    assert call([b"x" * 10], content_length=200_000 + MULTIPART_SLACK + 1, path=path)[0] == 413
