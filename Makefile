@@ -7,7 +7,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test lint typecheck pytest venv clean-venv css vendor browser models-test models-full bench bench-ai
 .PHONY: bench-search bench-retrieval bench-search-api bench-chat bench-chat-latency bench-chat-quality bench-drafts
-.PHONY: bench-enrich bench-names
+.PHONY: bench-enrich bench-names bench-mixed bench-soak
 
 $(VENV)/.created:
 	@interp="$$(bin/find-python)" && echo "Using $$interp" && "$$interp" -m venv $(VENV)
@@ -142,5 +142,17 @@ bench-names: $(VENV)/.test models-test
 # precision/recall, stopword/verb/possessive tags, titles passing the rules, seconds per note.
 bench-enrich: $(VENV)/.test models-full
 	LLM_PRESET=1.5b $(PY) bench/enrich_quality.py --preset 1.5b --write-docs
+
+# Mixed API traffic (issue 14) on the stack as `make run` starts it: notes list vs /healthz with 16
+# clients, then list / detail / search / upload / chat at once (chat when the LLM server answers);
+# rps and p50/p99 per route, RSS per web and worker process.
+bench-mixed: $(VENV)/.test models-test var/testdata/jfk.wav
+	$(PY) bench/mixed.py --write-docs
+
+# A 10-minute soak of the same traffic: errors (must be 0) and RSS of every web and worker process
+# over time (start / end / max / slope). SOAK_SECONDS shortens it.
+SOAK_SECONDS ?= 600
+bench-soak: $(VENV)/.test models-test var/testdata/jfk.wav
+	$(PY) bench/soak.py --seconds $(SOAK_SECONDS) --write-docs
 
 bench: bench-ai bench-search bench-retrieval bench-search-api bench-chat bench-chat-latency bench-chat-quality bench-drafts bench-enrich bench-names
