@@ -649,6 +649,13 @@ LINKEDIN_MOBILE_REDIRECT = env.str("LINKEDIN_MOBILE_REDIRECT", default=X_MOBILE_
 # The Posts/Images API version (YYYYMM) sent as the LinkedIn-Version header.
 LINKEDIN_VERSION = env.str("LINKEDIN_VERSION", default="202605")
 LINKEDIN_POST_LIMIT = env.int("LINKEDIN_POST_LIMIT", default=3000)
+# Bluesky and Mastodon need nothing from the operator: users sign in with an app password
+# (Bluesky) or MindPost registers its own OAuth app on each Mastodon instance.
+BLUESKY_SERVICE_URL = env.str("BLUESKY_SERVICE_URL", default="https://bsky.social").rstrip("/")
+MASTODON_CLIENT_NAME = env.str("MASTODON_CLIENT_NAME", default="MindPost")
+# Users type Bluesky service / Mastodon instance URLs; the server then calls them. Only public
+# https hosts are allowed, unless this is set (tests with loopback fakes, a private instance).
+POSTS_ALLOW_PRIVATE_INSTANCES = env.bool("POSTS_ALLOW_PRIVATE_INSTANCES", default=False)
 # Where the web OAuth flow returns to (?connection_status=...&network=...).
 POSTS_WEB_RETURN_URL = env.str("POSTS_WEB_RETURN_URL", default="/settings/")
 POSTS_HTTP_TIMEOUT_SECONDS = env.float("POSTS_HTTP_TIMEOUT_SECONDS", default=20.0)

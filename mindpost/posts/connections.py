@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import secrets
 import uuid
 from collections.abc import Iterable
@@ -17,10 +18,20 @@ from django.db import transaction
 from django.utils import timezone
 
 from mindpost.accounts.models import User
-from mindpost.core.errors import Conflict, Unavailable
+from mindpost.core.errors import Conflict, Invalid, Unavailable, UpstreamFailed
+from mindpost.core.errors import RateLimited as AppRateLimited
 from mindpost.posts import networks
 from mindpost.posts.models import Connection, OAuthClient, OAuthState
-from mindpost.posts.networks.base import AuthRevoked, Network, NetworkError, NotConfigured, Profile, TokenSet
+from mindpost.posts.networks.base import (
+    AuthRevoked,
+    Network,
+    NetworkError,
+    NotConfigured,
+    Profile,
+    Rejected,
+    TokenSet,
+)
+from mindpost.posts.networks.base import RateLimited as NetworkRateLimited
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +43,8 @@ def _not_configured(network: Network) -> Unavailable:
     )
 
 
+# Bluesky app passwords look like abcd-efgh-ijkl-mnop.
+APP_PASSWORD = re.compile(r"^[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}$")
 # How long the phone's browser has to press "Link" on the confirmation page.
 CONFIRM_TTL = timedelta(minutes=5)
 # A browser session remembers this many flows it started (parallel tabs), newest last.
@@ -47,12 +60,15 @@ def new_browser_nonce() -> str:
     return secrets.token_urlsafe(32)
 
 
-def authorization_start(*, user: User, network: Network, client: str = OAuthClient.WEB, browser_nonce: str = "") -> str:
+def authorization_start(
+    *, user: User, network: Network, client: str = OAuthClient.WEB, browser_nonce: str = "", base_url: str = ""
+) -> str:
     """Record a single-use state (with its PKCE verifier) and return the network's authorize URL.
 
     `browser_nonce`: given when a signed-in browser page starts the flow (the caller keeps it
     in that session); the callback then only completes in that session. Without it (API,
-    bearer token) the callback ends on a confirmation page instead.
+    bearer token) the callback ends on a confirmation page instead. `base_url`: the server, for
+    networks with many (a Mastodon instance, already checked by posts.instances).
     """
     if not network.is_configured():
         raise _not_configured(network)
@@ -68,9 +84,20 @@ def authorization_start(*, user: User, network: Network, client: str = OAuthClie
         code_verifier=verifier,
         client=client,
         browser_nonce_hash=_digest(browser_nonce) if browser_nonce else "",
+        base_url=base_url,
         expires_at=now + timedelta(seconds=settings.POSTS_OAUTH_STATE_TTL_SECONDS),
     )
-    return network.authorize_url(state=state, code_verifier=verifier)
+    try:
+        # A Mastodon instance is called here (app registration): it may be down or not Mastodon.
+        return network.at(base_url).authorize_url(state=state, code_verifier=verifier)
+    except Rejected as exc:
+        raise Invalid(
+            f"This server does not look like a {network.display_name} server ({exc.detail}).",
+            code="instance_not_supported",
+            fields={"instance_url": ["Check the address of your server."]},
+        ) from exc
+    except NetworkError as exc:
+        raise UpstreamFailed(exc.detail, code="instance_unreachable") from exc
 
 
 @dataclass(frozen=True)
@@ -153,8 +180,9 @@ def authorization_complete(
             ok=False, code=error or "missing_code", client=row.client, network=network, used_nonce=used_nonce
         )
     try:
-        tokens = network.exchange_code(code=code, code_verifier=row.code_verifier)
-        profile = network.fetch_profile(access_token=tokens.access_token)
+        bound = network.at(row.base_url)
+        tokens = bound.exchange_code(code=code, code_verifier=row.code_verifier)
+        profile = bound.fetch_profile(access_token=tokens.access_token)
     except NetworkError as exc:
         logger.warning("OAuth callback failed", extra={"network": network.slug, "code": exc.code})
         return CallbackResult(ok=False, code=exc.code, client=row.client, network=network, used_nonce=used_nonce)
@@ -219,7 +247,8 @@ def link_confirm(*, network: Network, confirmation: str, accept: bool) -> Confir
         if expired or not accept:
             token = tokens.refresh_token or tokens.access_token
             if network.is_configured():
-                transaction.on_commit(lambda: network.revoke(token=token))
+                bound = network.at(profile.base_url)
+                transaction.on_commit(lambda: bound.revoke(token=token))
             code = "confirmation_expired" if expired else "cancelled"
             logger.info("pending connection dropped", extra={"network": network.slug, "code": code})
             return ConfirmResult(ok=False, code=code, client=row.client)
@@ -241,6 +270,7 @@ def _link(*, user_id: uuid.UUID, network: Network, tokens: TokenSet, profile: Pr
         connection.name = profile.name[:255]
         connection.verified = profile.verified
         connection.char_limit = profile.char_limit
+        connection.base_url = profile.base_url[:255]
         _store_tokens(connection, tokens)
         connection.connected_at = now
         connection.save()
@@ -300,7 +330,7 @@ def access_token(*, connection_id: int) -> tuple[Connection, str]:
             revoked = "The access token expired and the network issued no refresh token."
         else:
             try:
-                tokens = network.refresh(refresh_token=connection.refresh_token)
+                tokens = network.at(connection.base_url).refresh(refresh_token=connection.refresh_token)
             except AuthRevoked as exc:
                 revoked = exc.detail
             except NotConfigured as exc:
@@ -323,8 +353,43 @@ def disconnect(*, user: User, network: Network) -> bool:
     if connection is None:
         return False
     token = connection.refresh_token or connection.access_token
+    bound = network.at(connection.base_url)
     connection.delete()
     if network.is_configured():
-        transaction.on_commit(lambda: network.revoke(token=token))
+        transaction.on_commit(lambda: bound.revoke(token=token))
     logger.info("network disconnected", extra={"network": network.slug, "user_id": str(user.pk)})
     return True
+
+
+def password_connect(*, user: User, network: Network, identifier: str, password: str, base_url: str = "") -> Connection:
+    """Connect with a user name and an app password (Bluesky): trade them for a session at once.
+
+    The password itself is never stored, only the session's tokens (encrypted like any other).
+    Only app passwords are taken: an account password can do far more (and may need an e-mail code).
+    """
+    password = password.strip().lower()
+    if not APP_PASSWORD.match(password):
+        raise Invalid(
+            "Use an app password (Settings → Privacy and security → App passwords), not your account password.",
+            code="app_password_required",
+            fields={"app_password": ["The format is xxxx-xxxx-xxxx-xxxx."]},
+        )
+    identifier = identifier.strip().lstrip("@")
+    try:
+        tokens, profile = network.at(base_url).create_session(identifier=identifier, password=password)
+    except AuthRevoked as exc:
+        raise Invalid(
+            f"{network.display_name} did not accept this handle and app password.",
+            code="invalid_credentials",
+            fields={"app_password": ["Check the handle and the app password."]},
+        ) from exc
+    except NetworkRateLimited as exc:
+        wait = max(int((exc.reset_at - timezone.now()).total_seconds()), 1)
+        raise AppRateLimited(
+            f"{network.display_name} asks to wait before signing in again.", extra={"retry_after": wait}
+        ) from exc
+    except Rejected as exc:
+        raise Invalid(exc.detail, code="invalid_credentials", fields={"app_password": [exc.detail]}) from exc
+    except NetworkError as exc:
+        raise UpstreamFailed(exc.detail, code=exc.code) from exc
+    return _link(user_id=user.pk, network=network, tokens=tokens, profile=profile)

@@ -7,6 +7,7 @@ The counting is done by `twitter-text-parser` (a port of X's own twitter-text co
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # twitter-text-parser 3.0.0 reads its bundled emoji list through setuptools' pkg_resources,
 # which setuptools 82 removed: requirements/base.txt pins a setuptools that still ships it.
@@ -155,3 +156,111 @@ def strip_urls(text: str) -> str:
         start, end = entity["indices"]
         text = text[:start] + " " + text[end:]
     return text
+
+
+# --- graphemes (Bluesky, Mastodon) -------------------------------------------------------------
+# Bluesky limits posts to 300 grapheme clusters and Mastodon counts grapheme clusters too, so an
+# emoji with a skin tone, a flag or "e" + combining accent is one. The standard library has no
+# UAX #29 segmenter; this covers the rules that matter in posts (combining marks, ZWJ emoji
+# sequences, variation selectors, skin tones, flags, tags, Hangul jamo, Indic conjuncts, CR LF). It agrees with
+# `regex`'s \X on the cases in tests/posts/test_bluesky.py.
+_ZWJ = "\u200d"
+# Viramas that join consonants into one cluster (Devanagari, Bengali, Gujarati, Oriya, Telugu, Malayalam).
+_INDIC_LINKERS = frozenset("\u094d\u09cd\u0acd\u0b4d\u0c4d\u0d4d")
+
+
+def _is_extend(char: str) -> bool:
+    code = ord(char)
+    return (
+        unicodedata.category(char) in ("Mn", "Me", "Mc")
+        or code in (0x200C, 0x200D)
+        or 0xFE00 <= code <= 0xFE0F  # variation selectors (emoji / text presentation)
+        or 0x1F3FB <= code <= 0x1F3FF  # skin tones
+        or 0xE0020 <= code <= 0xE007F  # tags (subdivision flags)
+        or 0xE0100 <= code <= 0xE01EF
+    )
+
+
+def _is_pictographic(char: str) -> bool:
+    code = ord(char)
+    return (
+        0x1F000 <= code <= 0x1FAFF
+        or 0x2600 <= code <= 0x27BF
+        or 0x2300 <= code <= 0x23FF
+        or 0x2B00 <= code <= 0x2BFF
+        or code in (0x00A9, 0x00AE, 0x203C, 0x2049, 0x2122, 0x2139, 0x3030, 0x303D, 0x3297, 0x3299)
+    )
+
+
+def _is_regional(char: str) -> bool:
+    return 0x1F1E6 <= ord(char) <= 0x1F1FF
+
+
+def _hangul(char: str) -> str:
+    code = ord(char)
+    if 0x1100 <= code <= 0x115F or 0xA960 <= code <= 0xA97C:
+        return "L"
+    if 0x1160 <= code <= 0x11A7 or 0xD7B0 <= code <= 0xD7C6:
+        return "V"
+    if 0x11A8 <= code <= 0x11FF or 0xD7CB <= code <= 0xD7FB:
+        return "T"
+    if 0xAC00 <= code <= 0xD7A3:
+        return "LV" if (code - 0xAC00) % 28 == 0 else "LVT"
+    return ""
+
+
+def _joins(previous: str, char: str, *, cluster: str, regional_run: int) -> bool:
+    if previous == "\r" and char == "\n":
+        return True
+    if previous in "\r\n" or char in "\r\n":
+        return False
+    if _is_extend(char):
+        return True
+    before, after = _hangul(previous), _hangul(char)
+    if before and after:
+        return (
+            (before == "L" and after in ("L", "V", "LV", "LVT"))
+            or (before in ("LV", "V") and after in ("V", "T"))
+            or (before in ("LVT", "T") and after == "T")
+        )
+    if previous in _INDIC_LINKERS and unicodedata.category(char) == "Lo" and 0x0900 <= ord(char) <= 0x0D7F:
+        return True  # Indic conjunct (UAX #29 GB9c): consonant + virama + consonant, e.g. क्ष
+    if previous == _ZWJ and _is_pictographic(char):
+        # Emoji ZWJ sequence: the cluster so far starts with a pictograph.
+        return any(_is_pictographic(c) for c in cluster)
+    if _is_regional(previous) and _is_regional(char):
+        return regional_run % 2 == 1  # flags pair up: 🇩🇪🇫🇷 is two clusters
+    return False
+
+
+def graphemes(text: str) -> list[str]:
+    """`text` split into user-perceived characters (extended grapheme clusters, approximately)."""
+    clusters: list[str] = []
+    regional_run = 0
+    for char in text:
+        if clusters and _joins(clusters[-1][-1], char, cluster=clusters[-1], regional_run=regional_run):
+            clusters[-1] += char
+        else:
+            clusters.append(char)
+        regional_run = regional_run + 1 if _is_regional(char) else 0
+    return clusters
+
+
+def grapheme_length(text: str) -> int:
+    return len(graphemes(text))
+
+
+# Mastodon: a URL counts as 23 whatever its length, and a mention counts only its local part
+# (`@alice@example.social` → `@alice`), as in app/validators/status_length_validator.rb.
+_MASTODON_MENTION = re.compile(
+    r"(?<![\w/])(@[A-Za-z0-9_]+(?:[A-Za-z0-9_.-]+[A-Za-z0-9_]+)?)@[\w.-]+\.[A-Za-z]{2,}", re.UNICODE
+)
+
+
+def mastodon_length(text: str, *, url_length: int = 23) -> int:
+    entities = sorted(extract_urls_with_indices(text), key=lambda entity: entity["indices"][0], reverse=True)
+    for entity in entities:
+        start, end = entity["indices"]
+        if text[start:end].lower().startswith(("http://", "https://")):
+            text = text[:start] + "x" * url_length + text[end:]
+    return grapheme_length(_MASTODON_MENTION.sub(r"\1", text))

@@ -168,6 +168,8 @@ class Connection(models.Model):
     token_type = models.CharField(max_length=32, blank=True, default="bearer")
     needs_reauth = models.BooleanField(default=False)
     reauth_reason = models.CharField(max_length=300, blank=True, default="")
+    # The server this account lives on (Mastodon instance, Bluesky service); "" for X and LinkedIn.
+    base_url = models.CharField(max_length=255, blank=True, default="")
     connected_at = models.DateTimeField(auto_now_add=True)
     refreshed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -190,6 +192,7 @@ class Connection(models.Model):
             name=self.name,
             verified=self.verified,
             char_limit=self.char_limit,
+            base_url=self.base_url,
         )
 
 
@@ -213,6 +216,8 @@ class OAuthState(models.Model):
     network = models.CharField(max_length=32)
     state = models.CharField(max_length=128, unique=True)
     code_verifier = EncryptedTextField()
+    # The Mastodon instance the flow is for ("" for single-server networks).
+    base_url = models.CharField(max_length=255, blank=True, default="")
     client = models.CharField(max_length=8, choices=OAuthClient.choices, default=OAuthClient.WEB)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
@@ -233,6 +238,28 @@ class OAuthState(models.Model):
 
     def __str__(self) -> str:
         return f"OAuth state for {self.network} ({self.user_id})"
+
+
+class MastodonApp(models.Model):
+    """The OAuth app MindPost registered on one Mastodon instance (POST /api/v1/apps), reused by
+    every user of that instance. Registered again if our callback URL changes (SITE_URL moved)."""
+
+    instance_url = models.CharField(max_length=255)
+    redirect_uri = models.CharField(max_length=500)
+    client_id = models.CharField(max_length=255)
+    client_secret = EncryptedTextField()
+    scopes = models.CharField(max_length=255)
+    # From the instance's /.well-known/oauth-authorization-server (Mastodon 4.3+): S256 offered.
+    supports_pkce = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = (
+            models.UniqueConstraint(fields=("instance_url", "redirect_uri"), name="mastodonapp_unique_instance"),
+        )
+
+    def __str__(self) -> str:
+        return f"Mastodon app on {self.instance_url}"
 
 
 class DraftStatus(models.TextChoices):

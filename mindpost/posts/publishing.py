@@ -25,7 +25,7 @@ from django.utils import timezone
 from mindpost.accounts.models import User
 from mindpost.billing import metering
 from mindpost.core.errors import AppError, Conflict, Invalid, NotFound, Unavailable, Unprocessable, UpstreamFailed
-from mindpost.posts import connections, length, networks, selectors, tasks
+from mindpost.posts import connections, networks, selectors, tasks
 from mindpost.posts.models import AttemptOutcome, Connection, Post, PostFormat, PostStatus, PublishAttempt
 from mindpost.posts.networks.base import (
     AuthRevoked,
@@ -64,12 +64,13 @@ def check_content(*, post: Post, network: Network, connection: Connection | None
     if post.format == PostFormat.THREAD and not network.supports_threads:
         raise Invalid(f"{network.display_name} posts cannot be threads.", code="thread_not_supported")
     limit = selectors.char_limit(user=post.user, network=network, connection=connection)
-    counts = [length.weighted_length(text) for text in texts]
+    # Each network counts its own way (X: weighted; Bluesky, Mastodon: graphemes).
+    counts = [network.text_length(text) for text in texts]
     if max(counts) > limit:
         raise Invalid(
             f"The post is {max(counts)} characters long; the limit is {limit}.",
             code="post_too_long",
-            fields={"content": [f"At most {limit} characters (links count 23, emoji 2)."]},
+            fields={"content": [f"At most {limit} characters ({network.length_rule})."]},
             extra={"char_limit": limit, "character_count": max(counts)},
         )
     images = list(post.images.all())
@@ -80,6 +81,12 @@ def check_content(*, post: Post, network: Network, connection: Connection | None
         )
     if any(image.content_type not in network.image_types for image in images):
         raise Invalid(f"{network.display_name} does not accept one of these images.", code="unsupported_image_type")
+    for image in images:
+        problem = network.image_problem(
+            content_type=image.content_type, size=image.size, width=image.width, height=image.height
+        )
+        if problem:
+            raise Invalid(problem, code="image_not_accepted", extra={"network": network.slug})
 
 
 # --- claim -----------------------------------------------------------------------------

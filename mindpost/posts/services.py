@@ -120,6 +120,11 @@ def check_images(*, uploads: list[IO[bytes]], existing: int, network: Network) -
                 code="unsupported_image_type",
                 fields={"uploads": [f"{image.name}: {image.image_format} is not accepted here."]},
             )
+        problem = network.image_problem(
+            content_type=image.content_type, size=len(image.content), width=image.width, height=image.height
+        )
+        if problem:
+            raise Invalid(problem, code="image_not_accepted", fields={"uploads": [f"{image.name}: {problem}"]})
     return checked
 
 

@@ -28,6 +28,12 @@ _CONNECTION_FAILURES = {
     "browser, so nothing was linked. Press Connect here to link your own account.",
     "invalid_state": "The sign-in with the network expired or was already used. Press Connect to try again.",
     "network_not_configured": "Connecting this network is not set up on this server.",
+    "invalid_credentials": "Bluesky did not accept this handle and app password. Nothing was linked.",
+    "app_password_required": "Use a Bluesky app password (xxxx-xxxx-xxxx-xxxx), not your account password.",
+    "invalid_instance_url": "That server address is not valid or not allowed. Enter something like mastodon.social.",
+    "instance_not_supported": "That server does not look like a Mastodon server.",
+    "instance_unreachable": "That server could not be reached. Check the address, or try again later.",
+    "connect_with_form": "Bluesky and Mastodon connect with their own forms in Settings → Connections.",
 }
 _CONNECTION_FAILED = "The connection did not work. Please try again."
 
@@ -36,6 +42,8 @@ def connections_context(*, request: HttpRequest, user: User) -> dict[str, Any]:
     connected = post_selectors.connections_for(user=user)
     rows = []
     for network in networks.all_networks().values():
+        if network.connect_kind == "form":
+            continue  # Bluesky, Mastodon: their own forms in web/_form_networks_panel.html
         connection = connected.get(network.slug)
         rows.append(
             {

@@ -4,11 +4,14 @@ reference's paths and names and are mounted by config/urls.py."""
 from django.urls import URLPattern, path
 from django.views.generic import RedirectView
 
-from mindpost.web.views import billing, chat, connections, notes, pages, posts, pwa, record, signup
+from mindpost.web.views import billing, calendar, chat, connections, notes, pages, posts, pwa, record, signup
 from mindpost.web.views import channels as channel_views
 from mindpost.web.views import imports as import_views
+from mindpost.web.views import networks as network_views
+from mindpost.web.views import publish_options as publish_option_views
 from mindpost.web.views import rewrites as rewrite_views
 from mindpost.web.views import tags as tag_views
+from mindpost.web.views import threads as thread_views
 from mindpost.web.views import todos as todo_views
 from mindpost.web.views import vocabulary as vocabulary_views
 
@@ -49,10 +52,15 @@ urlpatterns = [
     path("posts/compose/generate/", posts.compose_generate, name="posts_compose_generate"),
     path("posts/compose/count/", posts.compose_count, name="posts_compose_count"),
     path("posts/compose/create/", posts.post_create, name="posts_compose_create"),
+    path("posts/compose/options/", publish_option_views.publish_options, name="posts_publish_options"),
     path("posts/", posts.posts_page, name="posts"),
+    path("posts/calendar/", calendar.calendar_page, name="posts_calendar"),
+    path("posts/calendar/<uuid:pk>/move/", calendar.calendar_move, name="posts_calendar_move"),
     path("posts/<uuid:pk>/", posts.post_detail, name="posts_detail"),
     path("posts/<uuid:pk>/save/", posts.post_save, name="posts_save"),
     path("posts/<uuid:pk>/publish/", posts.post_publish, name="posts_publish"),
+    path("posts/<uuid:pk>/thread/", thread_views.thread_save, name="posts_thread_save"),
+    path("posts/<uuid:pk>/thread/count/", thread_views.thread_count, name="posts_thread_count"),
     path("posts/<uuid:pk>/delete/", posts.post_delete, name="posts_delete"),
     path("posts/<uuid:pk>/images/<uuid:image_id>/", posts.post_image, name="posts_image"),
     path("posts/<uuid:pk>/images/<uuid:image_id>/delete/", posts.post_image_delete, name="posts_image_delete"),
@@ -67,6 +75,8 @@ urlpatterns = [
     path("settings/profile/", pages.settings_profile, name="settings_profile"),
     path("settings/export/", pages.account_export, name="settings_export"),
     path("settings/delete/", pages.account_delete, name="settings_delete"),
+    path("settings/bluesky/connect/", network_views.bluesky_connect, name="settings_bluesky_connect"),
+    path("settings/mastodon/connect/", network_views.mastodon_connect, name="settings_mastodon_connect"),
     path("goodbye/", pages.goodbye, name="goodbye"),
     # The installable app (views/pwa.py): the worker at the root so its scope is the whole site.
     path("manifest.webmanifest", pwa.manifest, name="manifest"),

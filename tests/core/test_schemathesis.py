@@ -28,9 +28,11 @@ from mindpost.accounts.models import User
 from mindpost.billing.models import Plan
 from mindpost.billing.plans_seed import SEED_PLANS
 from mindpost.chat import services as chat_services
+from mindpost.posts import instances
 from mindpost.posts import services as post_services
 from tests.chat.helpers import GREECE, OSAKA, make_note
 from tests.conftest import PASSWORD
+from tests.fakes.bluesky_server import FakeBluesky
 from tests.fakes.linkedin_server import FakeLinkedIn
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.stripe_server import FakeStripe
@@ -73,8 +75,14 @@ def high_rate_limits(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
     monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
 
 
+def _no_dns(*args: Any, **kwargs: Any) -> Any:
+    raise OSError("no DNS in tests")
+
+
 @pytest.fixture
-def external_fakes(settings: Any, tmp_path: Any, openai_backends: FakeOpenAI) -> Iterator[None]:
+def external_fakes(
+    settings: Any, tmp_path: Any, openai_backends: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     """Every external service the API can reach, as a loopback fake."""
     settings.STORAGES = {
         **settings.STORAGES,
@@ -90,6 +98,12 @@ def external_fakes(settings: Any, tmp_path: Any, openai_backends: FakeOpenAI) ->
     settings.LINKEDIN_AUTHORIZE_URL = f"{linkedin.base_url}/oauth/v2/authorization"
     settings.LINKEDIN_TOKEN_URL = f"{linkedin.base_url}/oauth/v2/accessToken"
     settings.POSTS_HTTP_TIMEOUT_SECONDS = 2.0
+    # Bluesky's default service is a fake; fuzzed Mastodon/Bluesky server URLs must never be
+    # looked up or called: every host name "does not resolve", IP literals and http are refused.
+    bluesky = FakeBluesky().start()
+    settings.BLUESKY_SERVICE_URL = bluesky.base_url
+    settings.POSTS_ALLOW_PRIVATE_INSTANCES = False
+    monkeypatch.setattr(instances, "resolve", _no_dns)
     stripe = FakeStripe(secret_key=STRIPE_KEY, prices={"price_basic", "price_pro"}).start()
     settings.STRIPE_SECRET_KEY = STRIPE_KEY
     settings.STRIPE_WEBHOOK_SECRET = "whsec_schemathesis"
@@ -101,6 +115,7 @@ def external_fakes(settings: Any, tmp_path: Any, openai_backends: FakeOpenAI) ->
     x.stop()
     linkedin.stop()
     stripe.stop()
+    bluesky.stop()
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ def linked(user, fake_linkedin, member):
 
 
 def test_networks_are_discovered_from_their_modules() -> None:
-    assert set(networks.all_networks()) == {"x", "linkedin"}
+    assert set(networks.all_networks()) == {"x", "linkedin", "bluesky", "mastodon"}
     assert networks.for_post_type("twitter").slug == "x"
     assert networks.for_post_type("LinkedIn").slug == "linkedin"
 

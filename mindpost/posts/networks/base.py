@@ -29,6 +29,8 @@ class Profile:
     name: str
     verified: bool
     char_limit: int
+    # The server the account lives on, for networks with many (Mastodon instances, Bluesky PDS); "" otherwise.
+    base_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,26 @@ class Network:
     uses_pkce: ClassVar[bool] = True
     # Whether find_published can tell if a timed-out post went out after all.
     can_reconcile: ClassVar[bool] = True
+    # How a user connects: "oauth" (the generic connect button) or "form" (a network-specific form:
+    # a Bluesky handle + app password, a Mastodon instance URL), see posts/api_networks.py.
+    connect_kind: ClassVar[str] = "oauth"
+    # How the length limit is explained to people, next to the number.
+    length_rule: ClassVar[str] = "links count 23, emoji 2"
+
+    def at(self, base_url: str) -> Network:
+        """This network bound to one server (a Mastodon instance, a Bluesky service); networks
+        with a single server ignore it."""
+        return self
+
+    def text_length(self, text: str) -> int:
+        """The length this network counts against its limit (X's weighted length by default)."""
+        from mindpost.posts import length  # lazily: models import this module
+
+        return length.weighted_length(text)
+
+    def image_problem(self, *, content_type: str, size: int, width: int, height: int) -> str | None:
+        """Why this network would refuse an image (size, dimensions), or None if it takes it."""
+        return None
 
     def is_configured(self) -> bool:
         raise NotImplementedError
@@ -124,6 +146,10 @@ class Network:
         raise NotImplementedError
 
     def exchange_code(self, *, code: str, code_verifier: str) -> TokenSet:
+        raise NotImplementedError
+
+    def create_session(self, *, identifier: str, password: str) -> tuple[TokenSet, Profile]:
+        """Sign in with a user name and an app password (connect_kind "form", Bluesky)."""
         raise NotImplementedError
 
     def refresh(self, *, refresh_token: str) -> TokenSet:
