@@ -7,7 +7,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from mindpost.accounts import exports
+        from mindpost.accounts import exports, signals  # noqa: F401  (signals: connects the receivers)
         from mindpost.core import userdata
 
         userdata.register_exporter("profile", exports.export_profile)

@@ -44,6 +44,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Put into every JWT (the `ver` claim) and compared on every request: bumping it
     # signs out every device at once, access tokens included.
     token_version = models.PositiveIntegerField(default=0, editable=False)
+    # Whether allauth's address for `email` is verified: a copy kept in sync by accounts/signals.py,
+    # so a request reads it from the row its authentication loads anyway (no EmailAddress query).
+    email_verified = models.BooleanField(default=False, editable=False)
 
     objects: ClassVar[UserManager] = UserManager()
 

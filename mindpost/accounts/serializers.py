@@ -85,15 +85,13 @@ class DetailOutput(serializers.Serializer[Any]):
 
 
 class ProfileOutput(serializers.ModelSerializer[User]):
-    email_verified = serializers.SerializerMethodField()
+    # Read from the user row (kept in sync by accounts/signals.py): no query of its own.
+    email_verified = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = User
         fields = ["id", "email", "display_name", "timezone", "email_verified", "date_joined"]
         read_only_fields = fields
-
-    def get_email_verified(self, user: User) -> bool:
-        return EmailAddress.objects.filter(user=user, email__iexact=user.email, verified=True).exists()
 
 
 class ProfileInput(serializers.Serializer[Any]):

@@ -24,7 +24,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.storage import default_storage
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import InvalidToken
@@ -189,7 +189,19 @@ def password_reset_confirm(*, key: str, password: str) -> User:
     tokens_blacklist_all(user=user)
     # A user who could receive the reset email has proven the address.
     EmailAddress.objects.filter(user=user, email__iexact=user.email).update(verified=True)
+    email_verified_sync(user_id=user.pk)  # .update() sends no signal (accounts/signals.py)
     return user
+
+
+def email_verified_sync(*, user_id: Any) -> bool:
+    """Copy allauth's verified state of the user's address onto `User.email_verified` and return
+    it: False when the address is unverified, deleted or not the user's email. Computed inside the
+    UPDATE, so concurrent changes to the address rows can't leave a stale copy behind."""
+    verified = EmailAddress.objects.filter(user_id=OuterRef("pk"), email__iexact=OuterRef("email"), verified=True)
+    rows = User.objects.filter(pk=user_id).update(email_verified=Exists(verified))
+    if not rows:
+        return False
+    return bool(User.objects.filter(pk=user_id).values_list("email_verified", flat=True).first())
 
 
 def tokens_blacklist_all(*, user: User) -> int:

@@ -97,9 +97,14 @@ FAILURE_MESSAGES = {
 # --- styles ----------------------------------------------------------------------------------
 
 
-def custom_styles(*, user: User) -> list[dict[str, str]]:
-    """The user's own styles, as saved: [{"name", "instructions"}] (selector)."""
-    raw = NoteSettings.objects.filter(user=user).values_list("rewrite_styles_data", flat=True).first()
+def custom_styles(*, user: User, note_settings: NoteSettings | None = None) -> list[dict[str, str]]:
+    """The user's own styles, as saved: [{"name", "instructions"}] (selector). Pass the user's
+    settings row when you have it already, to save the query."""
+    raw: str | None
+    if note_settings is not None:
+        raw = note_settings.rewrite_styles_data
+    else:
+        raw = NoteSettings.objects.filter(user=user).values_list("rewrite_styles_data", flat=True).first()
     try:
         data = json.loads(raw) if raw else []
     except ValueError:
@@ -206,8 +211,13 @@ def _expire_stale(*, note: Note) -> None:
 
 def version_list(*, note: Note) -> list[NoteVersion]:
     """The rewrites of one (already authorised) note, newest first."""
-    _expire_stale(note=note)
-    return list(NoteVersion.objects.filter(note=note).order_by("-created_at"))
+    versions = list(NoteVersion.objects.filter(note=note).order_by("-created_at"))
+    # The stale check is a second query only when the list holds a pending version that is overdue.
+    cutoff = timezone.now() - STALE_AFTER
+    if any(v.status == RewriteStatus.PENDING and v.updated_at < cutoff for v in versions):
+        _expire_stale(note=note)
+        versions = list(NoteVersion.objects.filter(note=note).order_by("-created_at"))
+    return versions
 
 
 def version_get(*, note: Note, version_id: uuid.UUID | str) -> NoteVersion:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import enum
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
@@ -43,12 +44,20 @@ def connections_for(*, user: User) -> dict[str, Connection]:
     return {connection.network: connection for connection in Connection.objects.filter(user=user)}
 
 
-def char_limit(*, user: User, network: Network, connection: Connection | None = None) -> int:
+class _Unknown(enum.Enum):
+    LOOK_UP = enum.auto()
+
+
+def char_limit(
+    *, user: User, network: Network, connection: Connection | Literal[_Unknown.LOOK_UP] | None = _Unknown.LOOK_UP
+) -> int:
     """The effective post length: the smaller of the plan's cap and the account's own limit.
 
-    Without a connection the network's default for an ordinary account applies.
+    Without a connection the network's default for an ordinary account applies. Pass the
+    connection when you have looked it up already (None: there is none), so that a list of
+    networks costs one query, not one per unconnected network; leave it out to look it up here.
     """
-    if connection is None:
+    if connection is _Unknown.LOOK_UP:
         connection = connection_get(user=user, network=network)
     account_limit = connection.char_limit if connection is not None else network.default_char_limit
     plan_limit = metering.max_post_chars(user=user)

@@ -93,7 +93,11 @@ def notes_page(request: HttpRequest) -> HttpResponse:
         template = "web/_notes_page.html" if htmx_target(request) == "more-notes" else "web/_notes_results.html"
         return render(request, template, context)
     context["tags"] = _user_tags(user)
-    context["has_notes"] = note_selectors.note_list(user=user).exists()
+    shown = context.get("page")
+    if shown is not None and not tag:
+        context["has_notes"] = shown.paginator.count > 0  # counted for the page already
+    else:
+        context["has_notes"] = note_selectors.note_list(user=user).exists()
     return render(request, "web/notes.html", context)
 
 

@@ -47,7 +47,8 @@ def landing(request: HttpRequest) -> HttpResponse:
 def settings_page(request: HttpRequest) -> HttpResponse:
     user = web_user(request)
     context = {"timezones": _TIMEZONES, "languages": LANGUAGES, **panels.settings_panels(request=request, user=user)}
-    context["rewrite_styles"] = note_rewrites.custom_styles(user=user)  # the own-styles editor
+    # The own-styles editor, from the settings row the panels loaded.
+    context["rewrite_styles"] = note_rewrites.custom_styles(user=user, note_settings=context["note_settings"])
     return render(request, "web/settings.html", context)
 
 

@@ -55,9 +55,10 @@ def _note_ids(values: list[str]) -> list[uuid.UUID]:
     return list(dict.fromkeys(ids))
 
 
-def _preset(user: User, *, name: str, network: Network) -> tuple[str, int, int, str]:
+def _preset(user: User, *, name: str, network: Network, limit: int | None = None) -> tuple[str, int, int, str]:
     label, low, high, fmt = PRESETS.get(name, PRESETS["short"])
-    limit = post_selectors.char_limit(user=user, network=network)
+    if limit is None:
+        limit = post_selectors.char_limit(user=user, network=network)
     # A single post longer than the account allows becomes a thread (where the network has them).
     if fmt == PostFormat.SINGLE and high > limit and network.supports_threads:
         fmt = PostFormat.THREAD
@@ -68,8 +69,10 @@ def _preset(user: User, *, name: str, network: Network) -> tuple[str, int, int, 
     return label, low, high, fmt
 
 
-def _counter(user: User, *, text: str, network: Network, fmt: str) -> dict[str, Any]:
-    limit = post_selectors.char_limit(user=user, network=network)
+def _counter(user: User, *, text: str, network: Network, fmt: str, limit: int | None = None) -> dict[str, Any]:
+    # `limit`: the caller's char_limit when it has one (each lookup is a query).
+    if limit is None:
+        limit = post_selectors.char_limit(user=user, network=network)
     if fmt == PostFormat.THREAD and network.supports_threads and text.strip():
         parts = length.split_thread(text, limit)
         counts = [length.weighted_length(part) for part in parts]
@@ -105,7 +108,8 @@ def compose(request: HttpRequest) -> HttpResponse:
     preset_name = request.GET.get("length") or "short"
     ids = _note_ids(request.GET.getlist("note_ids"))
     notes = [note_selectors.note_get(user=user, note_id=note_id) for note_id in ids]
-    fmt = _preset(user, name=preset_name, network=network)[3]
+    limit = post_selectors.char_limit(user=user, network=network)
+    fmt = _preset(user, name=preset_name, network=network, limit=limit)[3]
     context = {
         "notes": notes,
         "note_ids": ",".join(str(note.pk) for note in notes),
@@ -114,7 +118,7 @@ def compose(request: HttpRequest) -> HttpResponse:
         "fmt": fmt,
         "network": network,
         "networks": list(networks.all_networks().values()),
-        "counter": _counter(user, text="", network=network, fmt=fmt),
+        "counter": _counter(user, text="", network=network, fmt=fmt, limit=limit),
         "tz_name": user.timezone,
         "post": None,
     }
@@ -259,7 +263,13 @@ def _post_context(request: HttpRequest, post: Post) -> dict[str, Any]:
         "networks": list(networks.all_networks().values()),
         "connection": connection,
         "fmt": post.format,
-        "counter": _counter(user, text=post.content, network=network, fmt=post.format),
+        "counter": _counter(
+            user,
+            text=post.content,
+            network=network,
+            fmt=post.format,
+            limit=post_selectors.char_limit(user=user, network=network, connection=connection),
+        ),
         "tz_name": user.timezone,
         "note_ids": ",".join(str(note.pk) for note in getattr(post, "note_list", [])),
         "notes": getattr(post, "note_list", []),
