@@ -234,7 +234,7 @@ def normalise_item(text: str) -> str:
 # Phrases that introduce a task in what people say, per language.
 _TASK_CUES = re.compile(
     r"\b(i (?:need to|have to|must|should|ought to|want to|gotta|got to)|i'?ll|i will|i'?m going to|"
-    r"remind me to|don'?t forget to|remember to|reminder to self|note to self|must|todo|to-do|"
+    r"remind me to|don'?t forget to|remember to|reminder to self|note to self|must|to-do|todo list|"
     r"ich muss|ich sollte|ich will|ich werde|nicht vergessen|erinner mich|erinnerung an mich|"
     r"tengo que|debo|necesito|hay que|no olvidar|no te olvides de|recordar|acordarme de|"
     r"je dois|il faut que|il faut|je vais|ne pas oublier|n'oublie pas de|penser a|rappelle-moi de)\b"
@@ -303,7 +303,9 @@ def _strip_fillers(text: str) -> str:
 def task_candidates(*, key_points: list[str], text: str, model_gave_items: bool) -> list[str]:
     """Tasks the model's list missed: key points phrased as tasks and, when the model listed none,
     cue sentences and bare imperative clauses of the transcript."""
-    found = [kp for kp in key_points if _lead_verb(kp) or _TASK_CUES.search(_fold(kp))]
+    found = [
+        kp for kp in key_points if (_lead_verb(kp) or _TASK_CUES.search(_fold(kp))) and _said_as_task(kp, text=text)
+    ]
     if not model_gave_items:
         found += rule_action_items(text)
         for clause in _CLAUSES.split(" ".join(text.split())):
@@ -327,9 +329,32 @@ def _retracted(candidate: str, *, text: str) -> bool:
     return bool(ends) and bool(_RETRACTION.match(folded[max(ends) :]))
 
 
+def _stem(word: str) -> str:
+    # Crude but language-blind: "steuerberater"/"steuerberaters", "cancel"/"cancellations".
+    return word[:6]
+
+
 def _restates(a: set[str], b: set[str]) -> bool:
     """Two items about one thing: at least half of the smaller one's content words are shared."""
+    a, b = {_stem(w) for w in a}, {_stem(w) for w in b}
     return bool(a and b) and 2 * len(a & b) >= min(len(a), len(b))
+
+
+def _said_as_task(key_point: str, *, text: str) -> bool:
+    """A key point phrased as a task ("Read Ishiguro") is one only if the speaker said it as one:
+    a clause of the transcript that holds its verb and one of its content words, and opens with
+    the verb (or, German, ends with it) or carries a cue ("I want to ...")."""
+    verb = _lead_verb(key_point)
+    words = {_stem(w) for w in _content(key_point, verb)}
+    if not verb or not words:
+        return bool(words) and bool(_TASK_CUES.search(_fold(key_point)))
+    for clause in _CLAUSES.split(" ".join(text.split())):
+        folded = _words(clause)
+        if verb not in folded or not words & {_stem(w) for w in folded}:
+            continue
+        if _TASK_CUES.search(_fold(clause)) or any(_lead_verb(part) == verb for part in re.split(r"[,;]", clause)):
+            return True
+    return False
 
 
 def merge_items(*, items: list[ItemDraft], candidates: list[str]) -> list[ItemDraft]:
@@ -421,6 +446,9 @@ def interpret(raw: str | None, *, text: str) -> Enrichment:
 
 
 # --- placing items in the note --------------------------------------------------------------
+_ITEM_CLAUSES = re.compile(r"[.!?;:\u3002]|(?:,\s*|\s+)(?:and|und|y|et)\b,?")
+
+
 def _best_span(item: ItemDraft, spans: Sequence[tuple[str, float | None]]) -> tuple[str, float | None] | None:
     """The span (sentence or segment) that shares most content words with the item; a span that
     announces a task ("I need to ...") or holds its due phrase wins a tie (the item was said there)."""
@@ -442,13 +470,21 @@ def _best_span(item: ItemDraft, spans: Sequence[tuple[str, float | None]]) -> tu
 def resolve_items(items: list[ItemDraft], *, note: Note, today: date) -> list[ItemDraft]:
     segments = note.segments if note.kind == NoteKind.VOICE else []
     segment_spans = [(str(s.get("text", "")), float(s["start"])) for s in segments if "start" in s]
-    sentence_spans: list[tuple[str, float | None]] = [(s, None) for s in _sentences(note.transcription)]
+    # Clauses, not sentences: "write the notes by Thursday and ping legal" holds two to-dos and
+    # one date, which belongs to the first.
+    clause_spans: list[tuple[str, float | None]] = [
+        (c.strip(), None) for c in _ITEM_CLAUSES.split(" ".join(note.transcription.split())) if c.strip()
+    ]
     for item in items:
         segment = _best_span(item, segment_spans)
         item.start_seconds = segment[1] if segment else None
-        sentence = _best_span(item, sentence_spans)
-        # The phrase the model quoted, else the item, else what was said around it.
-        for source in (item.due_text, item.text, sentence[0] if sentence else "", segment[0] if segment else ""):
+        clause = _best_span(item, clause_spans)
+        # The item's own words; the phrase the model quoted if it was said where the item was (the
+        # 1.5B model repeats one item's date on the next, or invents "next week"); else the clause
+        # the item was said in (the segment when no clause matched).
+        said = clause[0] if clause else (segment[0] if segment else "")
+        quoted = item.due_text if item.due_text and _fold(item.due_text) in _fold(said) else ""
+        for source in (item.text, quoted, said):
             found = duedates.find_due(source, today=today)
             if found is not None:
                 item.due_date, item.due_text = found.date, found.text

@@ -465,3 +465,30 @@ def test_a_note_without_tasks_gets_no_items_from_its_key_points() -> None:
 )
 def test_task_cue_sentences(sentence: str) -> None:
     assert enrich.rule_action_items(f"The weather was fine. {sentence}.") == [sentence]
+
+
+def test_a_date_belongs_to_the_clause_it_was_said_in_not_to_the_model_s_guess(model: FakeOpenAI, user: User) -> None:
+    # Said on Sunday 29 November (UTC); the model repeats one date on every item and invents one.
+    text = "My part: write the release notes by Thursday and, uh, ping legal about the new terms."
+    model.chat_reply = json.dumps(
+        {
+            **REPLY,
+            "action_items": [
+                {"text": "Write the release notes", "due": "next week"},
+                {"text": "Ping legal about the new terms", "due": "Thursday"},
+            ],
+        }
+    )
+    note = run(make_note(user, text=text))
+    items = {item.text: item.due_date for item in ActionItem.objects.filter(note=note)}
+    assert items == {"Write the release notes": date(2026, 12, 3), "Ping legal about the new terms": None}
+
+
+def test_a_key_point_is_a_task_only_if_it_was_said_as_one() -> None:
+    text = "I finished the Ishiguro, loved the ending. Next I want to read something lighter."
+    reply = {"action_items": [], "key_points": ["Read Ishiguro", "Read something lighter"]}
+    assert _items(reply, text) == ["Read something lighter"]
+
+
+def test_sobre_todo_is_not_a_to_do() -> None:
+    assert enrich.rule_action_items("El equipo nuevo parece majo, sobre todo Andrés.") == []
