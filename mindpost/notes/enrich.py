@@ -384,9 +384,17 @@ def rule_action_items(text: str) -> list[str]:
 
 
 _PROMPT_EXAMPLE = "call maria about the boat"
+_PROMPT_EXAMPLE_WORDS = frozenset({"maria", "boat"})
 
 
-def clean_items(value: Any) -> list[ItemDraft] | None:
+def _copies_example(item: str, *, text: str) -> bool:
+    """The small model copies the prompt's example, sometimes with a name from the note ("Call
+    Anna about the boat"): an item with the example's words that the note never says."""
+    absent = _PROMPT_EXAMPLE_WORDS - set(_words(text))
+    return normalise_item(item) == _PROMPT_EXAMPLE or bool(absent & set(_words(item)))
+
+
+def clean_items(value: Any, *, text: str = "") -> list[ItemDraft] | None:
     """The model's action items; None when the field is missing or not a list (use rules)."""
     if isinstance(value, dict):
         value = [value]
@@ -398,11 +406,11 @@ def clean_items(value: Any) -> list[ItemDraft] | None:
             raw = {"text": raw}
         if not isinstance(raw, dict):
             continue
-        text = _clean_line(raw.get("text") or raw.get("task") or raw.get("action"), max_chars=300)
-        if not text or normalise_item(text) == _PROMPT_EXAMPLE:
-            continue  # the small model sometimes copies the prompt's example as a task
+        item = _clean_line(raw.get("text") or raw.get("task") or raw.get("action"), max_chars=300)
+        if not item or _copies_example(item, text=text):
+            continue
         due = raw.get("due", raw.get("due_date", raw.get("due_text", "")))
-        items.setdefault(normalise_item(text), ItemDraft(text=text, due_text=due if isinstance(due, str) else ""))
+        items.setdefault(normalise_item(item), ItemDraft(text=item, due_text=due if isinstance(due, str) else ""))
     return list(items.values())[:MAX_ACTION_ITEMS]
 
 
@@ -433,7 +441,7 @@ def interpret(raw: str | None, *, text: str) -> Enrichment:
     if not summary:
         used_rules.append("summary")
     key_points = clean_list(data.get("key_points"), limit=MAX_KEY_POINTS)
-    items = clean_items(data.get("action_items"))
+    items = clean_items(data.get("action_items"), text=text)
     # The 1.5B model files many tasks under key points or leaves them out ("buy flour and eggs"),
     # and sometimes gives no list at all: add the tasks it missed, never a restatement of one.
     candidates = task_candidates(key_points=key_points, text=text, model_gave_items=bool(items))

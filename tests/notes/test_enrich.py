@@ -492,3 +492,10 @@ def test_a_key_point_is_a_task_only_if_it_was_said_as_one() -> None:
 
 def test_sobre_todo_is_not_a_to_do() -> None:
     assert enrich.rule_action_items("El equipo nuevo parece majo, sobre todo Andrés.") == []
+
+
+def test_the_prompt_s_example_is_not_a_to_do_even_with_a_name_from_the_note() -> None:
+    text = "Anna said flights get dearer after December, so book them this week."
+    reply = {"action_items": [{"text": "Call Anna about the boat"}, {"text": "Book flights this week"}]}
+    assert _items(reply, text) == ["Book flights this week"]
+    assert _items(reply, "Anna wants to sell the boat. Call Anna about the boat.")[0] == "Call Anna about the boat"
