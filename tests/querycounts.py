@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -20,12 +21,12 @@ from django.test.utils import CaptureQueriesContext
 
 from mindpost.accounts.models import User
 from mindpost.ai import get_embedder
-from mindpost.chat.models import AnswerKind, MessageRole
+from mindpost.chat.models import AnswerKind, Conversation, MessageRole
 from mindpost.core import throttling
 from mindpost.imports.models import ImportBatch, ImportItem, ItemKind, ItemStatus
 from mindpost.notes import blind_index
-from mindpost.notes.models import EMBEDDING_DIMENSIONS, NoteVersion, Passage, RewriteStatus, UserTag
-from mindpost.posts.models import DraftRequest, DraftStatus, PostFormat, PostImage, PostStatus
+from mindpost.notes.models import EMBEDDING_DIMENSIONS, Note, NoteVersion, Passage, RewriteStatus, UserTag
+from mindpost.posts.models import DraftRequest, DraftStatus, Post, PostFormat, PostImage, PostStatus
 from tests.factories import ActionItemFactory, ConversationFactory, MessageFactory, NoteFactory, PostFactory
 
 TAGS = ("travel", "boats", "family")
@@ -119,3 +120,55 @@ def queries(request: Callable[[], Any]) -> tuple[int, list[str]]:
     assert status is not None, response
     assert status < 400, (status, getattr(response, "content", b"")[:500])
     return len(captured), [q["sql"] for q in captured.captured_queries]
+
+
+@dataclass
+class Pinned:
+    """Rows the item-scoped paths hang off: they grow with the other rows."""
+
+    note: Note
+    conversation: Conversation
+    batch: ImportBatch
+    post: Post
+
+
+def pin(*, user: User) -> Pinned:
+    return Pinned(
+        note=NoteFactory.create(user=user, text="The pinned note about boats."),
+        conversation=ConversationFactory.create(user=user),
+        batch=ImportBatch.objects.create(user=user, total=1, done=1),
+        post=PostFactory.create(user=user),
+    )
+
+
+def grow(*, user: User, other: User, pinned: Pinned, n: int) -> None:
+    add_rows(user=user, n=n)
+    add_rows(user=other, n=n)
+    for i in range(n):
+        NoteVersion.objects.create(user=user, note=pinned.note, style="email", status=RewriteStatus.DONE, body=f"v{i}")
+        MessageFactory.create(conversation=pinned.conversation, content=f"Question {i}?")
+        position = pinned.batch.items.count()
+        ImportItem.objects.create(
+            batch=pinned.batch,
+            position=position,
+            filename=f"f{position}.md",
+            kind=ItemKind.TEXT,
+            status=ItemStatus.DONE,
+            note=pinned.note,
+        )
+        pinned.post.notes.add(NoteFactory.create(user=user, text=f"Source {i}."))
+
+
+def assert_flat(*, client: Any, path: str, user: User, other: User, pinned: Pinned, n: int, ceiling: int) -> None:
+    """GET `path` after n and after 3n rows of everything: the same number of queries, at most `ceiling`."""
+
+    def count() -> tuple[int, list[str]]:
+        client.get(path)  # warm: per-process caches (content types, embedder, query vectors) are not per request
+        return queries(lambda: client.get(path))
+
+    grow(user=user, other=other, pinned=pinned, n=n)
+    small, _ = count()
+    grow(user=user, other=other, pinned=pinned, n=2 * n)
+    large, large_sql = count()
+    assert large == small, "\n".join(large_sql)
+    assert large <= ceiling, "\n".join(large_sql)

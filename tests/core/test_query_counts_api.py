@@ -12,7 +12,6 @@ plus one prefetch per related list shown). `docs/architecture.md` ("Request path
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -20,40 +19,10 @@ import pytest
 from rest_framework.test import APIClient
 
 from mindpost.accounts.models import User
-from mindpost.chat.models import Conversation
-from mindpost.imports.models import ImportBatch, ImportItem, ItemKind, ItemStatus
-from mindpost.notes.models import Note, NoteVersion, RewriteStatus
 from tests.conftest import bearer
-from tests.factories import ConversationFactory, MessageFactory, NoteFactory
-from tests.querycounts import add_rows, no_throttle_cleanup, queries
+from tests.querycounts import Pinned, assert_flat, no_throttle_cleanup, pin, queries
 
 N = 3
-
-
-@dataclass
-class Pinned:
-    """Rows the item-scoped lists hang off: they grow with the other rows."""
-
-    note: Note
-    conversation: Conversation
-    batch: ImportBatch
-
-
-def _grow(*, user: User, other: User, pinned: Pinned, n: int) -> None:
-    add_rows(user=user, n=n)
-    add_rows(user=other, n=n)
-    for i in range(n):
-        NoteVersion.objects.create(user=user, note=pinned.note, style="email", status=RewriteStatus.DONE, body=f"v{i}")
-        MessageFactory.create(conversation=pinned.conversation, content=f"Question {i}?")
-        position = pinned.batch.items.count()
-        ImportItem.objects.create(
-            batch=pinned.batch,
-            position=position,
-            filename=f"f{position}.md",
-            kind=ItemKind.TEXT,
-            status=ItemStatus.DONE,
-            note=pinned.note,
-        )
 
 
 def _today() -> str:
@@ -95,25 +64,12 @@ def test_query_count_does_not_grow(
     no_throttle_cleanup(monkeypatch)
     path_for, ceiling = CASES[name]
     user, other = make_user("qc@example.com"), make_user("qc-other@example.com")
-    pinned = Pinned(
-        note=NoteFactory.create(user=user, text="The pinned note about boats."),
-        conversation=ConversationFactory.create(user=user),
-        batch=ImportBatch.objects.create(user=user, total=1, done=1),
-    )
+    pinned = pin(user=user)
     client = APIClient()
     bearer(client, email=user.email)
     path = path_for(pinned)
 
-    def count() -> tuple[int, list[str]]:
-        client.get(path)  # warm: per-process caches (content types, embedder, query vectors) are not per request
-        return queries(lambda: client.get(path))
-
-    _grow(user=user, other=other, pinned=pinned, n=N)
-    small, _ = count()
-    _grow(user=user, other=other, pinned=pinned, n=2 * N)
-    large, large_sql = count()
-    assert large == small, "\n".join(large_sql)
-    assert large <= ceiling, "\n".join(large_sql)
+    assert_flat(client=client, path=path, user=user, other=other, pinned=pinned, n=N, ceiling=ceiling)
 
 
 def test_request_basics_are_two_queries(make_user: Callable[..., User], monkeypatch: pytest.MonkeyPatch) -> None:

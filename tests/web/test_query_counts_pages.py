@@ -9,47 +9,15 @@ ceiling documented per page. `docs/architecture.md` ("Request path") sums it up.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from django.test import Client
 
 from mindpost.accounts.models import User
-from mindpost.chat.models import Conversation
-from mindpost.imports.models import ImportBatch, ImportItem, ItemKind, ItemStatus
-from mindpost.notes.models import Note, NoteVersion, RewriteStatus
-from mindpost.posts.models import Post
-from tests.factories import ConversationFactory, MessageFactory, NoteFactory, PostFactory
-from tests.querycounts import add_rows, no_throttle_cleanup, queries
+from tests.querycounts import Pinned, assert_flat, no_throttle_cleanup, pin
 
 N = 3
-
-
-@dataclass
-class Pinned:
-    note: Note
-    conversation: Conversation
-    batch: ImportBatch
-    post: Post
-
-
-def _grow(*, user: User, other: User, pinned: Pinned, n: int) -> None:
-    add_rows(user=user, n=n)
-    add_rows(user=other, n=n)
-    for i in range(n):
-        NoteVersion.objects.create(user=user, note=pinned.note, style="email", status=RewriteStatus.DONE, body=f"v{i}")
-        MessageFactory.create(conversation=pinned.conversation, content=f"Question {i}?")
-        position = pinned.batch.items.count()
-        ImportItem.objects.create(
-            batch=pinned.batch,
-            position=position,
-            filename=f"f{position}.md",
-            kind=ItemKind.TEXT,
-            status=ItemStatus.DONE,
-            note=pinned.note,
-        )
-        pinned.post.notes.add(NoteFactory.create(user=user, text=f"Source {i}."))
 
 
 # (path from the pinned rows, ceiling). Every ceiling starts with 2: the session row and the user
@@ -93,23 +61,9 @@ def test_query_count_does_not_grow(
     no_throttle_cleanup(monkeypatch)
     path_for, ceiling = CASES[name]
     user, other = make_user("qc@example.com"), make_user("qc-other@example.com")
-    pinned = Pinned(
-        note=NoteFactory.create(user=user, text="The pinned note about boats."),
-        conversation=ConversationFactory.create(user=user),
-        batch=ImportBatch.objects.create(user=user, total=1, done=1),
-        post=PostFactory.create(user=user),
-    )
+    pinned = pin(user=user)
     client = Client()
     client.force_login(user)
     path = path_for(pinned)
 
-    def count() -> tuple[int, list[str]]:
-        client.get(path)  # warm: per-process caches (content types, embedder, query vectors) are not per request
-        return queries(lambda: client.get(path))
-
-    _grow(user=user, other=other, pinned=pinned, n=N)
-    small, _ = count()
-    _grow(user=user, other=other, pinned=pinned, n=2 * N)
-    large, large_sql = count()
-    assert large == small, "\n".join(large_sql)
-    assert large <= ceiling, "\n".join(large_sql)
+    assert_flat(client=client, path=path, user=user, other=other, pinned=pinned, n=N, ceiling=ceiling)
