@@ -86,3 +86,17 @@ def test_rotation_reencrypts_under_newest_key(secret_model, settings) -> None:
 def test_reencrypt_command_runs(capsys) -> None:
     call_command("reencrypt")
     assert "Done:" in capsys.readouterr().out
+
+
+def test_decrypted_short_values_are_cached_per_key_list_and_long_ones_are_not(settings) -> None:
+    short, long = crypto.encrypt("Dentist on Friday"), crypto.encrypt("word " * 2000)
+    crypto._decrypt_cached.cache_clear()
+    assert crypto.decrypt(short) == crypto.decrypt(short) == "Dentist on Friday"
+    assert crypto._decrypt_cached.cache_info().hits == 1
+    assert crypto.decrypt(long) == "word " * 2000
+    assert crypto._decrypt_cached.cache_info().currsize == 1  # the long one is not kept
+
+    # A removed key is never answered from the cache.
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    with pytest.raises(crypto.DecryptionError):
+        crypto.decrypt(short)
