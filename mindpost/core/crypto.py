@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache, lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -34,6 +37,21 @@ DECRYPT_CACHE_ENTRIES = 4096
 DECRYPT_CACHE_MAX_TOKEN = 4096
 
 
+# Off inside `uncached()`: a bulk read (an export of the whole account) would only push the useful
+# entries out and hold memory that grows with the account.
+_CACHING: ContextVar[bool] = ContextVar("mindpost_decrypt_cache", default=True)
+
+
+@contextmanager
+def uncached() -> Iterator[None]:
+    """Decrypt without the cache in this block (keep `yield` out of it: generators share the context)."""
+    token = _CACHING.set(False)
+    try:
+        yield
+    finally:
+        _CACHING.reset(token)
+
+
 @lru_cache(maxsize=DECRYPT_CACHE_ENTRIES)
 def _decrypt_cached(keys: tuple[str, ...], token: str) -> str:
     return _fernet(keys).decrypt(token.encode()).decode()
@@ -41,7 +59,7 @@ def _decrypt_cached(keys: tuple[str, ...], token: str) -> str:
 
 def decrypt(token: str) -> str:
     try:
-        if len(token) <= DECRYPT_CACHE_MAX_TOKEN:
+        if len(token) <= DECRYPT_CACHE_MAX_TOKEN and _CACHING.get():
             return _decrypt_cached(tuple(settings.FIELD_ENCRYPTION_KEYS), token)
         return fernet().decrypt(token.encode()).decode()
     except InvalidToken as exc:

@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from mindpost.accounts.models import User
+from mindpost.core import crypto
 from mindpost.notes.models import ActionItem, Note
 
 PAGE_SIZE = 200
@@ -126,7 +127,8 @@ def _pages(user: User) -> Iterator[list[Note]]:
         if after is not None:
             created, pk = after
             rows = rows.filter(created_at__gte=created).exclude(created_at=created, id__lte=pk)
-        page = list(rows[:PAGE_SIZE])
+        with crypto.uncached():  # read once: don't fill the per-process cache with the whole account
+            page = list(rows[:PAGE_SIZE])
         if not page:
             return
         yield page
@@ -138,8 +140,9 @@ def _pages(user: User) -> Iterator[list[Note]]:
 def _items_by_note(notes: list[Note]) -> dict[Any, list[ActionItem]]:
     grouped: dict[Any, list[ActionItem]] = defaultdict(list)
     rows = ActionItem.objects.filter(note__in=[note.pk for note in notes]).order_by("note_id", "position", "created_at")
-    for item in rows:
-        grouped[item.note_id].append(item)
+    with crypto.uncached():
+        for item in rows:
+            grouped[item.note_id].append(item)
     return grouped
 
 

@@ -100,3 +100,13 @@ def test_decrypted_short_values_are_cached_per_key_list_and_long_ones_are_not(se
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     with pytest.raises(crypto.DecryptionError):
         crypto.decrypt(short)
+
+
+def test_uncached_blocks_decrypt_without_filling_the_cache() -> None:
+    token = crypto.encrypt("Bulk read")
+    crypto._decrypt_cached.cache_clear()
+    with crypto.uncached():
+        assert crypto.decrypt(token) == "Bulk read"
+    assert crypto._decrypt_cached.cache_info().currsize == 0
+    assert crypto.decrypt(token) == "Bulk read"
+    assert crypto._decrypt_cached.cache_info().currsize == 1
