@@ -17,7 +17,7 @@ from mindpost.accounts.models import User
 from mindpost.core.errors import AppError, Invalid
 from mindpost.core.pagination import PageNumberPagination
 from mindpost.core.wire import wire_fields
-from mindpost.posts import connections, generation, networks, publishing, selectors, services
+from mindpost.posts import connections, crosspost, generation, networks, publishing, selectors, services
 from mindpost.posts import serializers as s
 from mindpost.posts.models import Connection, DraftRequest, OAuthClient, Post, PostStatus
 from mindpost.posts.networks.base import Network
@@ -28,7 +28,7 @@ X_SLUG = "x"
 # Service parameter → wire name, both ways: building PostChanges and naming fields in errors.
 WIRE_NAMES = {"fmt": "format", "note_ids": "brain_dump_ids", "uploads": "media_files"}
 _FROM_WIRE = {wire: name for name, wire in WIRE_NAMES.items()}
-_CHANGE_FIELDS = ("content", "parts", "fmt", "post_type", "note_ids", "status", "scheduled_at")
+_CHANGE_FIELDS = ("content", "parts", "fmt", "post_type", "note_ids", "status", "scheduled_at", "networks", "reminder")
 
 
 def _changes(values: dict[str, Any], *, publish: bool) -> services.PostChanges:
@@ -54,10 +54,30 @@ def _image_notes(post: Post) -> list[str]:
     return [f"{count} image(s) attached."] if count else ["No images attached."]
 
 
-def _publish(request: Request, post: Post, *, success_status: int) -> Response:
+def _crosspost(request: Request, post: Post, *, to_networks: list[str] | None, success_status: int) -> Response:
+    """Publish to several networks: all out → success_status; some waiting for a retry → 202;
+    nothing out and nothing left to try → the first network's error, with the post."""
+    user = current_user(request)
+    post, errors = crosspost.publish_now(user=user, post_id=post.pk, values=to_networks)
+    rows = list(post.deliveries.all())
+    if errors and not any(row.remote_id for row in rows) and post.status == PostStatus.FAILED:
+        error = errors[0]
+        error.extra = {**error.extra, "post": _post_body(request, post)}
+        raise error
+    done = [row.network for row in rows if row.status == "published"]
+    if post.status == PostStatus.PUBLISHED:
+        names = ", ".join(networks.get(slug).display_name for slug in done)
+        return Response(_post_body(request, post, detail=f"Published to {names}."), status=success_status)
+    detail = "Published to some networks; see deliveries for the others."
+    return Response(_post_body(request, post, detail=detail), status=status.HTTP_202_ACCEPTED)
+
+
+def _publish(request: Request, post: Post, *, success_status: int, to_networks: list[str] | None = None) -> Response:
     """Publish and answer: published → success_status; retry queued → 202; failed → the
     error (with the post, which is kept) so the client can show what happened."""
     user = current_user(request)
+    if to_networks or post.deliveries.exists():
+        return _crosspost(request, post, to_networks=to_networks or None, success_status=success_status)
     network = networks.get(post.network)
     try:
         post = publishing.publish_now(user=user, post_id=post.pk)
@@ -98,10 +118,14 @@ class PostListView(APIView):
                 uploads=_uploads(request),
             )
         if wants_publish:
-            response = _publish(request, post, success_status=status.HTTP_201_CREATED)
+            response = _publish(
+                request, post, success_status=status.HTTP_201_CREATED, to_networks=values.get("networks")
+            )
             response.data["image_processing_notes"] = _image_notes(post)
             return response
         detail = "Post scheduled." if post.status == PostStatus.SCHEDULED else "Post saved as draft."
+        if post.status == PostStatus.SCHEDULED and getattr(post, "reminder", None) is not None:
+            detail = "Reminder scheduled: at that time you'll get the text and open-in links by email."
         body = _post_body(request, post, detail=detail, image_processing_notes=_image_notes(post))
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -124,7 +148,7 @@ class PostDetailView(APIView):
                 uploads=_uploads(request),
             )
         if wants_publish:
-            return _publish(request, post, success_status=status.HTTP_200_OK)
+            return _publish(request, post, success_status=status.HTTP_200_OK, to_networks=values.get("networks"))
         return Response(_post_body(request, post))
 
     @extend_schema(request=s.PostUpdateInput, responses={200: s.PostOutput})
@@ -144,10 +168,19 @@ class PostDetailView(APIView):
 class PostPublishView(APIView):
     throttle_scope = "publish"
 
-    @extend_schema(request=None, responses={200: s.PostOutput, 202: s.PostOutput})
+    @extend_schema(
+        request=s.PublishInput,
+        responses={200: s.PostOutput, 202: s.PostOutput},
+        description="Publish now. With `networks`, cross-post; again on a cross-post, only the networks "
+        "not yet published are sent (the retry after a partial failure).",
+    )
     def post(self, request: Request, pk: uuid.UUID) -> Response:
+        data = s.PublishInput(data=request.data)
+        data.is_valid(raise_exception=True)
         post = selectors.post_get(user=current_user(request), post_id=pk)
-        return _publish(request, post, success_status=status.HTTP_200_OK)
+        return _publish(
+            request, post, success_status=status.HTTP_200_OK, to_networks=data.validated_data.get("networks")
+        )
 
 
 class PostImageView(APIView):

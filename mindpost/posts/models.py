@@ -125,12 +125,68 @@ class AttemptOutcome(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class DeliveryStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    PUBLISHING = "publishing", "Publishing"
+    PUBLISHED = "published", "Published"
+    FAILED = "failed", "Failed"
+
+
+class Delivery(models.Model):
+    """A cross-posted post's trip to one network (posts/crosspost.py): its own text fitted to that
+    network, its own lease, retries and job token, so a retry after a partial failure sends only
+    what is missing, and each network gets the post exactly once."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="deliveries")
+    network = models.CharField(max_length=32)
+    position = models.PositiveSmallIntegerField(default=0)  # the order the user listed the networks in
+    connection = models.ForeignKey("Connection", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED)
+    # What this network gets, one entry per item (a thread on X, one post on LinkedIn); fitted again
+    # at each claim until the first part is out, then frozen (a thread resumes from external_ids).
+    parts = EncryptedJSONField(default=list, blank=True)
+    job_token = models.UUIDField(null=True, blank=True, editable=False)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+    retry_count = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)  # requests sent (each part counts)
+    holds_publish_unit = models.BooleanField(default=False)
+    external_ids = models.JSONField(default=list, blank=True)
+    remote_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 (NULL: unique when set)
+    remote_url = models.URLField(max_length=500, blank=True, default="")
+    error_code = models.CharField(max_length=64, blank=True, default="")
+    error_detail = models.CharField(max_length=500, blank=True, default="")
+    published_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    modified_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("position", "created_at")
+        indexes = (models.Index(fields=("status", "lease_until"), name="delivery_status_lease"),)
+        constraints = (
+            models.UniqueConstraint(fields=("post", "network"), name="delivery_unique_post_network"),
+            models.UniqueConstraint(
+                fields=("network", "remote_id"),
+                condition=models.Q(remote_id__isnull=False),
+                name="delivery_unique_remote",
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"Delivery of {self.post_id} to {self.network} ({self.status})"
+
+
 class PublishAttempt(models.Model):
     """One try at publishing one part of a post; a pending or uncertain row means
     "maybe published": the next try looks it up on the network before posting again."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="attempts")
+    # Set for cross-posts: the attempt belongs to that network's delivery.
+    delivery = models.ForeignKey(
+        Delivery, null=True, blank=True, on_delete=models.CASCADE, related_name="publish_attempts"
+    )
     network = models.CharField(max_length=32)
     part_index = models.PositiveSmallIntegerField(default=0)
     outcome = models.CharField(max_length=16, choices=AttemptOutcome.choices, default=AttemptOutcome.PENDING)
@@ -301,3 +357,34 @@ class DraftRequest(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in (DraftStatus.DONE, DraftStatus.FAILED)
+
+
+class ReminderStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Reminder(models.Model):
+    """A scheduled post that MindPost can't publish itself (nothing connected, or by choice): at
+    `remind_at` the person gets an email (and a chat message on a linked channel) with the text,
+    "open in X / LinkedIn / Bluesky" links and a link to the post (posts/reminders.py)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    post = models.OneToOneField(Post, on_delete=models.CASCADE, related_name="reminder")
+    status = models.CharField(max_length=16, choices=ReminderStatus.choices, default=ReminderStatus.QUEUED)
+    remind_at = models.DateTimeField()
+    # Every (re)schedule or cancel rotates this; a queued job acts only if it still matches.
+    job_token = models.UUIDField(null=True, blank=True, editable=False)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    email_sent = models.BooleanField(default=False)
+    channels_sent = models.JSONField(default=list, blank=True)  # channel slugs the message went to
+    created_at = models.DateTimeField(auto_now_add=True)
+    modified_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = (models.Index(fields=("status", "remind_at"), name="reminder_status_at"),)
+
+    def __str__(self) -> str:
+        return f"Reminder for {self.post_id} ({self.status})"

@@ -20,13 +20,23 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from mindpost.accounts.models import User
 from mindpost.billing import metering
 from mindpost.core.errors import AppError, Conflict, Invalid, NotFound, Unavailable, Unprocessable, UpstreamFailed
 from mindpost.posts import connections, networks, selectors, tasks
-from mindpost.posts.models import AttemptOutcome, Connection, Post, PostFormat, PostStatus, PublishAttempt
+from mindpost.posts.models import (
+    AttemptOutcome,
+    Connection,
+    Post,
+    PostFormat,
+    PostStatus,
+    PublishAttempt,
+    Reminder,
+    ReminderStatus,
+)
 from mindpost.posts.networks.base import (
     AuthRevoked,
     Media,
@@ -57,11 +67,15 @@ def check_publishable(*, post: Post, network: Network, connection: Connection | 
     check_content(post=post, network=network, connection=connection)
 
 
-def check_content(*, post: Post, network: Network, connection: Connection | None) -> None:
-    texts = post.texts
+def check_content(
+    *, post: Post, network: Network, connection: Connection | None, texts: list[str] | None = None
+) -> None:
+    """`texts`: what this network gets when it differs from the post's own (a cross-post's delivery)."""
+    fitted = texts is not None
+    texts = texts if texts is not None else post.texts
     if not any(text.strip() for text in texts):
         raise Invalid("The post is empty.", code="content_required", fields={"content": ["Write something first."]})
-    if post.format == PostFormat.THREAD and not network.supports_threads:
+    if post.format == PostFormat.THREAD and not network.supports_threads and not fitted:
         raise Invalid(f"{network.display_name} posts cannot be threads.", code="thread_not_supported")
     limit = selectors.char_limit(user=post.user, network=network, connection=connection)
     # Each network counts its own way (X: weighted; Bluesky, Mastodon: graphemes).
@@ -71,7 +85,7 @@ def check_content(*, post: Post, network: Network, connection: Connection | None
             f"The post is {max(counts)} characters long; the limit is {limit}.",
             code="post_too_long",
             fields={"content": [f"At most {limit} characters ({network.length_rule})."]},
-            extra={"char_limit": limit, "character_count": max(counts)},
+            extra={"char_limit": limit, "character_count": max(counts), "network": network.slug},
         )
     images = list(post.images.all())
     if len(images) > network.max_images:
@@ -141,6 +155,10 @@ def _take_unit(post: Post) -> None:
 
 
 def _mark_publishing(post: Post) -> None:
+    # Published after all: a pending reminder for it (posts/reminders.py) has nothing left to say.
+    Reminder.objects.filter(post=post, status=ReminderStatus.QUEUED).update(
+        status=ReminderStatus.CANCELLED, job_token=None
+    )
     post.status = PostStatus.PUBLISHING
     post.lease_until = _lease()
     post.job_token = None  # any queued schedule/retry job is now stale
@@ -208,13 +226,17 @@ def _media(post: Post) -> list[Media]:
     return media
 
 
-def _reconcile(
-    *, post: Post, index: int, network: Network, token: str, connection: Connection, user_confirmed: bool
+def reconcile_part(
+    *,
+    unfinished: QuerySet[PublishAttempt],
+    text: str,
+    network: Network,
+    token: str,
+    connection: Connection,
+    user_confirmed: bool,
 ) -> PublishedItem | None:
-    """If an earlier attempt at this part never finished, find out whether it went out."""
-    unfinished = PublishAttempt.objects.filter(
-        post=post, part_index=index, outcome__in=(AttemptOutcome.PENDING, AttemptOutcome.UNCERTAIN)
-    )
+    """If an earlier attempt at this part (`unfinished`: its pending or uncertain attempts) never
+    finished, find out whether it went out. Shared by single-network posts and cross-posts."""
     first = unfinished.order_by("started_at").first()
     if first is None:
         return None
@@ -226,14 +248,29 @@ def _reconcile(
             )
         unfinished.update(outcome=AttemptOutcome.FAILED, error_code="unverifiable", finished_at=timezone.now())
         return None
-    found = network.find_published(
-        access_token=token, profile=connection.profile(), text=post.texts[index], since=first.started_at
-    )
+    found = network.find_published(access_token=token, profile=connection.profile(), text=text, since=first.started_at)
     if found is None:
         unfinished.update(outcome=AttemptOutcome.FAILED, error_code="not_published", finished_at=timezone.now())
         return None
     unfinished.update(outcome=AttemptOutcome.FOUND, external_id=found.external_id, finished_at=timezone.now())
-    logger.info("earlier attempt had been published", extra={"post_id": str(post.pk), "part": index})
+    return found
+
+
+def _reconcile(
+    *, post: Post, index: int, network: Network, token: str, connection: Connection, user_confirmed: bool
+) -> PublishedItem | None:
+    found = reconcile_part(
+        unfinished=PublishAttempt.objects.filter(
+            post=post, part_index=index, outcome__in=(AttemptOutcome.PENDING, AttemptOutcome.UNCERTAIN)
+        ),
+        text=post.texts[index],
+        network=network,
+        token=token,
+        connection=connection,
+        user_confirmed=user_confirmed,
+    )
+    if found is not None:
+        logger.info("earlier attempt had been published", extra={"post_id": str(post.pk), "part": index})
     return found
 
 
@@ -338,6 +375,14 @@ def _run(*, post: Post, network: Network, connection_id: int, user_confirmed: bo
 def publish_now(*, user: User, post_id: uuid.UUID | str) -> Post:
     """Publish the user's post now. Returns it published, or `publishing` with a retry
     queued (rate limit, network hiccup); raises AppError when it can't or didn't go out."""
+    if Post.objects.filter(user=user, pk=post_id, deliveries__isnull=False).exists():
+        # A cross-post: publishing it again sends only the networks still missing it.
+        from mindpost.posts import crosspost  # lazily: crosspost builds on this module
+
+        post, errors = crosspost.publish_now(user=user, post_id=post_id, values=None)
+        if errors and post.status == PostStatus.FAILED and not any(row.remote_id for row in post.deliveries.all()):
+            raise errors[0]
+        return post
     post, network, connection_id = _claim_for_user(user=user, post_id=post_id)
     _run(post=post, network=network, connection_id=connection_id, user_confirmed=True)
     return post
@@ -358,9 +403,13 @@ def recover_stalled() -> int:
     """Queue a try for posts whose publisher died (lease expired) or whose job got lost."""
     now = timezone.now()
     grace = now - timedelta(minutes=5)
-    stale = Post.objects.filter(status=PostStatus.PUBLISHING, lease_until__lt=now)
-    lost_retry = Post.objects.filter(status=PostStatus.PUBLISHING, lease_until__isnull=True, next_retry_at__lt=grace)
-    lost_schedule = Post.objects.filter(status=PostStatus.SCHEDULED, scheduled_at__lt=grace)
+    # Cross-posts (deliveries) and reminders have their own jobs and recovery.
+    single = Post.objects.filter(deliveries__isnull=True).filter(
+        Q(job_token__isnull=False) | Q(status=PostStatus.PUBLISHING)
+    )
+    stale = single.filter(status=PostStatus.PUBLISHING, lease_until__lt=now)
+    lost_retry = single.filter(status=PostStatus.PUBLISHING, lease_until__isnull=True, next_retry_at__lt=grace)
+    lost_schedule = single.filter(status=PostStatus.SCHEDULED, scheduled_at__lt=grace)
     count = 0
     for post_id in {
         *stale.values_list("pk", flat=True),

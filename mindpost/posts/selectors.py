@@ -24,6 +24,8 @@ def post_list(*, user: User) -> QuerySet[Post]:
         Post.objects.filter(user=user)
         .prefetch_related(Prefetch("images", queryset=PostImage.objects.order_by("created_at", "id")))
         .prefetch_related(Prefetch("notes", to_attr="note_list"))
+        .prefetch_related("deliveries")
+        .select_related("reminder")
         .order_by("-created_at")
     )
 

@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
 from rest_framework.utils import html
@@ -94,6 +95,21 @@ class PostCreateInput(serializers.Serializer):
     status = serializers.ChoiceField(choices=INPUT_STATUSES, required=False, default="draft")
     scheduled_at = AwareDateTimeField(required=False, allow_null=True)
     brain_dump_ids = UUIDListField(required=False, max_length=100)
+    networks = StringListField(
+        required=False,
+        max_length=10,
+        help_text='Cross-post: network slugs ("x", "linkedin", "bluesky", "mastodon") to publish or schedule to, '
+        "each with its own fitted text. Without it, post_type's single network is used.",
+    )
+    reminder = serializers.BooleanField(
+        required=False,
+        help_text="Schedule as a reminder: at scheduled_at an email (and a linked chat) brings the text and "
+        "open-in links instead of publishing. Scheduling with nothing connected is a reminder anyway.",
+    )
+
+
+class PublishInput(serializers.Serializer):
+    networks = StringListField(required=False, max_length=10, help_text="Cross-post to these networks (slugs).")
 
 
 class PostUpdateInput(PostCreateInput):
@@ -133,6 +149,31 @@ class ImageOutput(serializers.Serializer):
         return request.build_absolute_uri(path) if request is not None else settings.SITE_URL + path
 
 
+class DeliveryOutput(serializers.Serializer):
+    network = serializers.CharField()
+    display_name = serializers.SerializerMethodField()
+    status = serializers.ChoiceField(choices=("queued", "publishing", "published", "failed"))
+    parts = serializers.ListField(child=serializers.CharField(), help_text="The text as fitted to this network.")
+    remote_id = serializers.CharField(allow_null=True)
+    remote_url = serializers.CharField()
+    error_code = serializers.CharField()
+    error_detail = serializers.CharField()
+    attempts = serializers.IntegerField()
+    next_retry_at = serializers.DateTimeField(allow_null=True)
+    published_at = serializers.DateTimeField(allow_null=True)
+
+    def get_display_name(self, obj: Any) -> str:
+        return networks.get(obj.network).display_name
+
+
+class ReminderOutput(serializers.Serializer):
+    status = serializers.ChoiceField(choices=("queued", "sending", "sent", "cancelled"))
+    remind_at = serializers.DateTimeField()
+    sent_at = serializers.DateTimeField(allow_null=True)
+    email_sent = serializers.BooleanField()
+    channels_sent = serializers.ListField(child=serializers.CharField())
+
+
 class PostOutput(serializers.Serializer):
     id = serializers.UUIDField()
     content = serializers.CharField()
@@ -152,6 +193,15 @@ class PostOutput(serializers.Serializer):
     failure_detail = serializers.CharField()
     created_at = serializers.DateTimeField()
     modified_at = serializers.DateTimeField()
+    deliveries = DeliveryOutput(many=True, help_text="Per-network status of a cross-post; empty otherwise.")
+    reminder = serializers.SerializerMethodField()
+
+    @extend_schema_field(ReminderOutput(allow_null=True))
+    def get_reminder(self, obj: Post) -> dict[str, Any] | None:
+        reminder = getattr(obj, "reminder", None)
+        if reminder is None or reminder.status == "cancelled":
+            return None
+        return dict(ReminderOutput(reminder).data)
 
     def get_post_type(self, obj: Post) -> str:
         return networks.get(obj.network).post_types[0]

@@ -21,7 +21,7 @@ from mindpost.ai import get_chat_model
 from mindpost.billing import metering
 from mindpost.core.errors import AppError, Conflict, Invalid, NotFound
 from mindpost.notes.models import Note
-from mindpost.posts import generation, length, networks, publishing, selectors, tasks
+from mindpost.posts import crosspost, generation, length, networks, publishing, reminders, selectors, tasks
 from mindpost.posts.images import CheckedImage, check_image
 from mindpost.posts.models import DraftRequest, DraftStatus, Post, PostFormat, PostImage, PostStatus
 from mindpost.posts.networks.base import Network
@@ -41,6 +41,8 @@ class _ChangeValues(TypedDict, total=False):
     note_ids: Sequence[uuid.UUID]
     status: str
     scheduled_at: datetime | None
+    networks: Sequence[str]
+    reminder: bool
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,12 +62,16 @@ class PostChanges:
     note_ids: tuple[uuid.UUID, ...] = ()
     status: str | None = None
     scheduled_at: datetime | None = None
+    # Cross-posting: the networks to publish to (posts/crosspost.py); empty: the post's own network.
+    networks: tuple[str, ...] = ()
+    # Schedule as a reminder (email / chat at the time) rather than publishing (posts/reminders.py).
+    reminder: bool = False
     fields_set: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, **values: Unpack[_ChangeValues]) -> PostChanges:
         given: dict[str, Any] = dict(values)
-        for name in ("parts", "note_ids"):
+        for name in ("parts", "note_ids", "networks"):
             if name in given:
                 given[name] = tuple(given[name])
         return cls(**given, fields_set=frozenset(given))
@@ -196,6 +202,9 @@ def _locked_editable(*, user: User, post_id: uuid.UUID | str) -> Post:
         raise Conflict("A published post can't be changed.", code="post_read_only")
     if post.status == PostStatus.PUBLISHING:
         raise Conflict("This post is being published right now.", code="publish_in_progress")
+    if post.deliveries.filter(remote_id__isnull=False).exists():
+        # Part of a cross-post is out: retry the rest as it is, rather than edit what went out.
+        raise Conflict("This post is already out on some networks; retry the others.", code="post_read_only")
     return post
 
 
@@ -223,21 +232,40 @@ def _check_schedule_time(at: datetime | None) -> datetime:
 
 
 # --- schedule / unschedule -------------------------------------------------------------------
-def post_schedule(*, user: User, post: Post, at: datetime | None) -> Post:
+def post_schedule(
+    *, user: User, post: Post, at: datetime | None, to_networks: Sequence[str] = (), as_reminder: bool = False
+) -> Post:
     """Schedule the post (draft, failed or already scheduled) to publish at `at`.
 
     Checked now rather than at publish time: the connection and the length must already work.
     The publish job is queued once the transaction commits; a job queued for an earlier time
-    finds a different token and does nothing.
+    finds a different token and does nothing. `to_networks` (or deliveries the post already has)
+    makes it a cross-post: one job per network (posts/crosspost.py). With nothing connected for
+    the post's network (or `as_reminder`), it becomes a reminder (posts/reminders.py) rather than
+    a refusal: at the time an email and a chat message bring the text and the links.
     """
     with transaction.atomic():
         locked = _locked_editable(user=user, post_id=post.pk)
         when = _check_schedule_time(at)
         network = networks.get(locked.network)
-        publishing.check_publishable(
-            post=locked, network=network, connection=selectors.connection_get(user=user, network=network)
-        )
-        token = uuid.uuid4()
+        connection = selectors.connection_get(user=user, network=network)
+        token: uuid.UUID | None = None
+        # A reminder stays one when moved (calendar) unless networks are now chosen.
+        keep_reminder = not to_networks and reminders.is_pending(locked)
+        if (
+            as_reminder
+            or keep_reminder
+            or (connection is None and not to_networks and not crosspost.has_deliveries(locked))
+        ):
+            crosspost.unschedule(post=locked)
+            reminders.schedule(post=locked, at=when)
+        elif to_networks or crosspost.has_deliveries(locked):
+            reminders.cancel(post=locked)
+            crosspost.schedule(post=locked, values=list(to_networks) or None, at=when)
+        else:
+            reminders.cancel(post=locked)
+            publishing.check_publishable(post=locked, network=network, connection=connection)
+            token = uuid.uuid4()
         locked.status = PostStatus.SCHEDULED
         locked.scheduled_at = when
         locked.job_token = token
@@ -245,7 +273,8 @@ def post_schedule(*, user: User, post: Post, at: datetime | None) -> Post:
         locked.failure_code = ""
         locked.failure_detail = ""
         locked.save()
-        tasks.defer_publish_post(post_id=locked.pk, token=token, at=when)
+        if token is not None:
+            tasks.defer_publish_post(post_id=locked.pk, token=token, at=when)
     return locked
 
 
@@ -253,6 +282,8 @@ def post_unschedule(*, user: User, post: Post) -> Post:
     """Back to draft: the queued job finds no token and does nothing; an old failure is cleared."""
     with transaction.atomic():
         locked = _locked_editable(user=user, post_id=post.pk)
+        crosspost.unschedule(post=locked)
+        reminders.cancel(post=locked)
         locked.status = PostStatus.DRAFT
         locked.scheduled_at = None
         locked.job_token = None
@@ -278,7 +309,13 @@ def post_create(*, user: User, changes: PostChanges, uploads: list[IO[bytes]] | 
                 post.notes.set(notes)
             _store_images(post=post, images=images, saved=saved)
             if changes.status == PostStatus.SCHEDULED or changes.scheduled_at is not None:
-                post_schedule(user=user, post=post, at=changes.scheduled_at)
+                post_schedule(
+                    user=user,
+                    post=post,
+                    at=changes.scheduled_at,
+                    to_networks=changes.networks,
+                    as_reminder=changes.reminder,
+                )
     except BaseException:
         _cleanup_files(saved)
         raise
@@ -305,7 +342,11 @@ def post_update(
                 post.notes.set(_owned_notes(user=user, note_ids=changes.note_ids))
             images = check_images(uploads=uploads or [], existing=post.images.count(), network=network)
             _store_images(post=post, images=images, saved=saved)
-            if post.status == PostStatus.SCHEDULED and not (changes.unschedules or changes.schedules):
+            if (
+                post.status == PostStatus.SCHEDULED
+                and not (changes.unschedules or changes.schedules)
+                and not reminders.is_pending(post)  # the person posts a reminder themselves: no limit here
+            ):
                 # Same time, same queued job: it reads the latest content when it runs.
                 publishing.check_content(
                     post=post, network=network, connection=selectors.connection_get(user=user, network=network)
@@ -320,7 +361,7 @@ def post_update(
                 post_unschedule(user=user, post=post)
             elif changes.schedules:
                 at = changes.scheduled_at if changes.has("scheduled_at") else post.scheduled_at
-                post_schedule(user=user, post=post, at=at)
+                post_schedule(user=user, post=post, at=at, to_networks=changes.networks, as_reminder=changes.reminder)
     except BaseException:
         _cleanup_files(saved)
         raise
@@ -338,6 +379,7 @@ def post_delete(*, user: User, post_id: uuid.UUID | str) -> None:
         if post.holds_publish_unit and not post.external_ids:
             # A pending retry dies with the post: nothing went out, so the unit goes back.
             metering.release(user=user, metric=metering.Metric.PUBLISHES)
+        crosspost.release_units(post=post)
         post.delete()
 
 

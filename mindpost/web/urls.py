@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 
 from mindpost.web.views import billing, calendar, chat, connections, notes, pages, posts, pwa, record, signup
 from mindpost.web.views import channels as channel_views
+from mindpost.web.views import crosspost as crosspost_views
 from mindpost.web.views import imports as import_views
 from mindpost.web.views import networks as network_views
 from mindpost.web.views import publish_options as publish_option_views
@@ -59,6 +60,10 @@ urlpatterns = [
     path("posts/<uuid:pk>/", posts.post_detail, name="posts_detail"),
     path("posts/<uuid:pk>/save/", posts.post_save, name="posts_save"),
     path("posts/<uuid:pk>/publish/", posts.post_publish, name="posts_publish"),
+    path("posts/<uuid:pk>/crosspost/", crosspost_views.crosspost_submit, name="posts_crosspost"),
+    path(
+        "posts/<uuid:pk>/crosspost/<slug:network>/retry/", crosspost_views.crosspost_retry, name="posts_crosspost_retry"
+    ),
     path("posts/<uuid:pk>/thread/", thread_views.thread_save, name="posts_thread_save"),
     path("posts/<uuid:pk>/thread/count/", thread_views.thread_count, name="posts_thread_count"),
     path("posts/<uuid:pk>/delete/", posts.post_delete, name="posts_delete"),

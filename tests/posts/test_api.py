@@ -300,7 +300,9 @@ def test_scheduling_checks_what_publishing_would(user, media, fake_x, x_user) ->
     client = api_for(user)
     when = (timezone.now() + timedelta(hours=2)).isoformat()
     response = client.post("/api/posts/", {"content": "later", "scheduled_at": when}, format="json")
-    assert response.json()["code"] == "not_connected"
+    # Nothing connected: not refused any more, it becomes a reminder (tests/posts/test_reminders.py).
+    assert response.status_code == 201
+    assert response.json()["reminder"]["status"] == "queued"
     connect_x(user, fake_x)
     too_long = client.post("/api/posts/", {"content": "x" * 281, "scheduled_at": when}, format="json")
     assert too_long.json()["code"] == "post_too_long"

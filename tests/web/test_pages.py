@@ -286,12 +286,15 @@ def test_draft_and_schedule_and_isolation(web: Client, user: User, make_user: Ca
     page = web.get(f"/posts/{post.pk}/").content.decode()
     assert "Hello world" in page
     assert "Connect your X account" in page
-    # Scheduling needs a connected account: the message says so, in place.
+    # Scheduling with nothing connected is not refused: it becomes a reminder (posts/reminders.py).
     scheduled = web.post(
         f"/posts/{post.pk}/save/", {"content": "Hello world", "action": "schedule", "scheduled_at": _tomorrow()}
     )
-    assert scheduled.status_code == 400
-    assert "Connect your X account before publishing." in scheduled.content.decode()
+    assert scheduled.status_code == 302
+    post.refresh_from_db()
+    assert post.status == PostStatus.SCHEDULED
+    assert post.reminder.status == "queued"
+    assert 'id="reminder-note"' in web.get(f"/posts/{post.pk}/").content.decode()
     # Another user's post is not there at all.
     other = make_user("eve@example.com")
     theirs = Post.objects.create(user=other, content="Eve's post")

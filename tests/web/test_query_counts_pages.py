@@ -41,11 +41,12 @@ CASES: dict[str, tuple[Callable[[Pinned], str], int]] = {
     "todos done": (lambda p: "/todos/?show=done", 4),  # done items, "any items at all"
     "chat": (lambda p: "/chat/", 3),  # the conversation list
     "chat conversation": (lambda p: f"/chat/{p.conversation.pk}/", 5),  # conversation, messages, list
-    "posts": (lambda p: "/posts/", 6),  # count, page, images, notes
-    "posts drafts": (lambda p: "/posts/?status=draft", 6),
+    "posts": (lambda p: "/posts/", 7),  # count, page, images, notes, deliveries (cross-posts)
+    "posts drafts": (lambda p: "/posts/?status=draft", 7),
     # post, images, notes, then the post's connection: once by the view, 4 more times by the thread
     # editor's char-limit lookups (web/views/threads.py, posts/threads.py: owned elsewhere this round).
-    "post detail": (lambda p: f"/posts/{p.post.pk}/", 10),
+    # +2: the cross-post box (deliveries, the connections to tick; web/_crosspost.html).
+    "post detail": (lambda p: f"/posts/{p.post.pk}/", 12),
     "compose": (lambda p: f"/posts/compose/?note_ids={p.note.pk}", 5),  # note, char limit, network rows
     "calendar": (lambda p: "/posts/calendar/", 3),  # the month's posts
     "settings": (lambda p: "/settings/", 6),  # connections (twice: panel and form rows), usage, settings
