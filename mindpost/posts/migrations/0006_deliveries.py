@@ -9,56 +9,91 @@ import mindpost.core.fields
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('posts', '0005_instance_networks'),
+        ("posts", "0005_instance_networks"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Delivery',
+            name="Delivery",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('network', models.CharField(max_length=32)),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('publishing', 'Publishing'), ('published', 'Published'), ('failed', 'Failed')], default='queued', max_length=16)),
-                ('parts', mindpost.core.fields.EncryptedJSONField(blank=True, default=list)),
-                ('job_token', models.UUIDField(blank=True, editable=False, null=True)),
-                ('lease_until', models.DateTimeField(blank=True, null=True)),
-                ('next_retry_at', models.DateTimeField(blank=True, null=True)),
-                ('retry_count', models.PositiveSmallIntegerField(default=0)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('holds_publish_unit', models.BooleanField(default=False)),
-                ('external_ids', models.JSONField(blank=True, default=list)),
-                ('remote_id', models.CharField(blank=True, max_length=255, null=True)),
-                ('remote_url', models.URLField(blank=True, default='', max_length=500)),
-                ('error_code', models.CharField(blank=True, default='', max_length=64)),
-                ('error_detail', models.CharField(blank=True, default='', max_length=500)),
-                ('published_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('modified_at', models.DateTimeField(auto_now=True)),
-                ('connection', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='posts.connection')),
-                ('post', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='posts.post')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("network", models.CharField(max_length=32)),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("publishing", "Publishing"),
+                            ("published", "Published"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("parts", mindpost.core.fields.EncryptedJSONField(blank=True, default=list)),
+                ("job_token", models.UUIDField(blank=True, editable=False, null=True)),
+                ("lease_until", models.DateTimeField(blank=True, null=True)),
+                ("next_retry_at", models.DateTimeField(blank=True, null=True)),
+                ("retry_count", models.PositiveSmallIntegerField(default=0)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("holds_publish_unit", models.BooleanField(default=False)),
+                ("external_ids", models.JSONField(blank=True, default=list)),
+                ("remote_id", models.CharField(blank=True, max_length=255, null=True)),
+                ("remote_url", models.URLField(blank=True, default="", max_length=500)),
+                ("error_code", models.CharField(blank=True, default="", max_length=64)),
+                ("error_detail", models.CharField(blank=True, default="", max_length=500)),
+                ("published_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("modified_at", models.DateTimeField(auto_now=True)),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="posts.connection",
+                    ),
+                ),
+                (
+                    "post",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="deliveries", to="posts.post"
+                    ),
+                ),
             ],
             options={
-                'ordering': ('position', 'created_at'),
+                "ordering": ("position", "created_at"),
             },
         ),
         migrations.AddField(
-            model_name='publishattempt',
-            name='delivery',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='publish_attempts', to='posts.delivery'),
+            model_name="publishattempt",
+            name="delivery",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="publish_attempts",
+                to="posts.delivery",
+            ),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(fields=['status', 'lease_until'], name='delivery_status_lease'),
+            model_name="delivery",
+            index=models.Index(fields=["status", "lease_until"], name="delivery_status_lease"),
         ),
         migrations.AddConstraint(
-            model_name='delivery',
-            constraint=models.UniqueConstraint(fields=('post', 'network'), name='delivery_unique_post_network'),
+            model_name="delivery",
+            constraint=models.UniqueConstraint(fields=("post", "network"), name="delivery_unique_post_network"),
         ),
         migrations.AddConstraint(
-            model_name='delivery',
-            constraint=models.UniqueConstraint(condition=models.Q(('remote_id__isnull', False)), fields=('network', 'remote_id'), name='delivery_unique_remote'),
+            model_name="delivery",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("remote_id__isnull", False)),
+                fields=("network", "remote_id"),
+                name="delivery_unique_remote",
+            ),
         ),
     ]

@@ -7,28 +7,44 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('posts', '0006_deliveries'),
+        ("posts", "0006_deliveries"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Reminder',
+            name="Reminder",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('sending', 'Sending'), ('sent', 'Sent'), ('cancelled', 'Cancelled')], default='queued', max_length=16)),
-                ('remind_at', models.DateTimeField()),
-                ('job_token', models.UUIDField(blank=True, editable=False, null=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('email_sent', models.BooleanField(default=False)),
-                ('channels_sent', models.JSONField(blank=True, default=list)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('modified_at', models.DateTimeField(auto_now=True)),
-                ('post', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='reminder', to='posts.post')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("remind_at", models.DateTimeField()),
+                ("job_token", models.UUIDField(blank=True, editable=False, null=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("email_sent", models.BooleanField(default=False)),
+                ("channels_sent", models.JSONField(blank=True, default=list)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("modified_at", models.DateTimeField(auto_now=True)),
+                (
+                    "post",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="reminder", to="posts.post"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['status', 'remind_at'], name='reminder_status_at')],
+                "indexes": [models.Index(fields=["status", "remind_at"], name="reminder_status_at")],
             },
         ),
     ]
