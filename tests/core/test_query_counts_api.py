@@ -42,7 +42,7 @@ CASES: dict[str, tuple[Callable[[Pinned], str], int]] = {
     "search": (lambda p: "/api/search/?q=Nikos%20in%20Athens", 4),  # both rankings in one, the hits
     "tags": (lambda p: "/api/tags/", 3),  # the vocabulary
     "action items": (lambda p: "/api/action-items/", 4),  # count, page
-    "posts": (lambda p: "/api/posts/", 6),  # count, page, images, notes
+    "posts": (lambda p: "/api/posts/", 7),  # count, page, images, notes, deliveries (cross-posting)
     "posts calendar": (lambda p: f"/api/posts/calendar/?start={_today()}&end={_today()}", 3),  # the range
     "conversations": (lambda p: "/api/chat/conversations/", 4),  # count, page with message counts
     "conversation": (lambda p: f"/api/chat/conversations/{p.conversation.pk}/", 4),  # conversation, messages
