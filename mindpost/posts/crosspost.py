@@ -294,10 +294,7 @@ def _reconcile(
 def _record_part(*, delivery: Delivery, index: int, item: PublishedItem, attempt: PublishAttempt | None) -> None:
     with transaction.atomic():
         if attempt is not None:
-            attempt.outcome = AttemptOutcome.SUCCEEDED
-            attempt.external_id = item.external_id
-            attempt.finished_at = timezone.now()
-            attempt.save(update_fields=["outcome", "external_id", "finished_at"])
+            publishing.attempt_succeeded(attempt, item)
         delivery.external_ids = [*delivery.external_ids[:index], item.external_id]
         fields: dict[str, object] = {"external_ids": delivery.external_ids, "lease_until": _lease()}
         if index == 0:

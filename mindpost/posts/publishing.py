@@ -274,14 +274,19 @@ def _reconcile(
     return found
 
 
+def attempt_succeeded(attempt: PublishAttempt, item: PublishedItem) -> None:
+    """Close an attempt as sent (shared by single-network posts and cross-post deliveries)."""
+    attempt.outcome = AttemptOutcome.SUCCEEDED
+    attempt.external_id = item.external_id
+    attempt.finished_at = timezone.now()
+    attempt.save(update_fields=["outcome", "external_id", "finished_at"])
+
+
 def _record_part(*, post: Post, index: int, item: PublishedItem, attempt: PublishAttempt | None) -> None:
     """Store a published part at once: after this, a crash can't lead to posting it again."""
     with transaction.atomic():
         if attempt is not None:
-            attempt.outcome = AttemptOutcome.SUCCEEDED
-            attempt.external_id = item.external_id
-            attempt.finished_at = timezone.now()
-            attempt.save(update_fields=["outcome", "external_id", "finished_at"])
+            attempt_succeeded(attempt, item)
         post.external_ids = [*post.external_ids[:index], item.external_id]
         fields: dict[str, Any] = {"external_ids": post.external_ids, "lease_until": _lease()}
         if index == 0:
