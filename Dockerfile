@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # MindPost: one image; the command picks the process (docs/operations.md "Containers and Kubernetes").
-#   web        uvicorn config.asgi:application --host 0.0.0.0 --port 8000   (the default; WEB_CONCURRENCY processes)
+#   web        uvicorn config.asgi:application --host 0.0.0.0 --port 8000 --loop uvloop --http httptools
+#              (the default; WEB_CONCURRENCY processes; runstack.UVICORN_IO says why uvloop)
 #   worker     python manage.py procrastinate worker --concurrency N
 #   llm        python manage.py llmserver --host 0.0.0.0 --port 8089         (the local model server)
 #   migrate    python manage.py migrate --noinput
@@ -99,4 +100,4 @@ EXPOSE 8000 8089
 # Host "localhost" must be in ALLOWED_HOSTS (Django answers 400 to a host it does not know).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://localhost:' + os.environ.get('PORT', '8000') + '/healthz', timeout=4)"]
-CMD ["uvicorn", "config.asgi:application", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["uvicorn", "config.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--loop", "uvloop", "--http", "httptools"]

@@ -25,6 +25,8 @@ from urllib.parse import quote
 
 import pytest
 
+from mindpost.core.management.commands.runstack import web_command
+
 # Playwright's sync API runs an event loop in this thread; Django's ORM would refuse to run.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -227,7 +229,7 @@ def stack(
     procs: dict[str, subprocess.Popen[bytes]] = {}
     logs: dict[str, Path] = {}
     commands = {
-        "web": [python, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port)],
+        "web": web_command(python=python, host="127.0.0.1", port=port, workers=1),
         "worker": [python, "manage.py", "procrastinate", "worker", "--concurrency", "4"],
     }
     # Hashed, compressed static files, as `make run` serves them (into this stack's own var dir).

@@ -28,6 +28,7 @@ from mindpost.ai import get_chat_model
 from mindpost.ai.queue import Lane, llm_slot
 from mindpost.core import metrics, telemetry
 from mindpost.core.management.commands import runstack
+from mindpost.core.management.commands.runstack import web_command
 from mindpost.notes.models import Note
 from tests.conftest import bearer
 from tests.fakes.openai_server import FakeOpenAI
@@ -351,11 +352,9 @@ def two_servers(tmp_path: Path) -> Iterator[list[str]]:
     try:
         for index in range(2):
             port = _free_port()
-            command = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1"]
             log = (tmp_path / f"web-{index}.log").open("wb")
-            processes.append(
-                subprocess.Popen([*command, "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=log)
-            )
+            command = web_command(python=sys.executable, host="127.0.0.1", port=port, workers=1)
+            processes.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log))
             urls.append(f"http://127.0.0.1:{port}")
         deadline = time.monotonic() + 180  # generous: Django starts while other tests keep the cores busy
         for index, url in enumerate(urls):

@@ -41,6 +41,7 @@ from rest_framework.views import APIView
 
 from config import urls as project_urls
 from mindpost.core import overload
+from mindpost.core.management.commands.runstack import web_command
 from mindpost.core.overload import ConcurrencyLimit, Lane
 from tests.conftest import PASSWORD
 
@@ -496,7 +497,7 @@ def served(tmp_path: Path, **extra: str) -> Iterator[str]:
     log = tmp_path / "web.log"
     with log.open("wb") as handle:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port)],
+            web_command(python=sys.executable, host="127.0.0.1", port=port, workers=1),
             cwd=ROOT,
             env=env,
             stdout=handle,

@@ -33,6 +33,7 @@ import yaml
 from django.core.management import get_commands, load_command_class
 
 from mindpost.ai import models
+from mindpost.core.management.commands.runstack import UVICORN_IO
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -527,6 +528,8 @@ def test_every_command_is_a_real_entry_point_with_valid_arguments() -> None:
             from uvicorn.main import main as uvicorn_main
 
             uvicorn_main.make_context("uvicorn", argv[1:])
+            # The same event loop and parser as `make run` (without uvloop, --workers leaves Nagle on).
+            assert " ".join(UVICORN_IO) in " ".join(argv), where
             module, _, attribute = argv[1].partition(":")
             assert hasattr(importlib.import_module(module), attribute), where
             seen.add("uvicorn")
