@@ -50,7 +50,9 @@ DATABASE_DETAIL = "The database is busy or unreachable right now. Please try aga
 
 # The liveness probe touches nothing, so it is never limited: a saturated process is still alive.
 BYPASS_PATHS = frozenset({"/healthz"})
-PROBE_PATHS = frozenset({"/readyz"})
+# Readiness and the metrics scrape: small, and most needed when the general lane is full (an
+# overloaded process must still say so, and still show why).
+PROBE_PATHS = frozenset({"/readyz", "/metrics"})
 # Long-lived requests: chat answers (streamed over SSE or not), post generation (both wait for the
 # model, often for tens of seconds) and audio playback (streams a file to a possibly slow client).
 # Each holds its thread and its pooled database connection until the response is fully sent

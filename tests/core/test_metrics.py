@@ -397,6 +397,53 @@ def test_samples_of_several_processes_are_summed(two_servers: list[str]) -> None
     assert value(samples[first], "mindpost_failures_total", code="permission_denied", status="403") == 1
 
 
+def test_worker_pods_serve_their_samples_through_metrics_server(tmp_path: Path) -> None:
+    """A worker pod serves no HTTP: `manage.py metrics_server` beside it serves what the worker
+    recorded in the shared directory, with /metrics' own access rules (production mode here)."""
+    metrics_dir = metrics.prepare_multiprocess_dir(tmp_path / "prometheus")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DJANGO_SETTINGS"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DATABASE_URL=_database_url(),
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+        DJANGO_DEBUG="false",
+        ALLOWED_HOSTS="127.0.0.1",
+        METRICS_TOKEN=TOKEN,
+        LOG_JSON="false",
+    )
+    # The "worker": another process that records a pipeline stage and exits.
+    record = "from mindpost.core import metrics\nwith metrics.stage('transcribe'):\n    pass"
+    subprocess.run([sys.executable, "manage.py", "shell", "-c", record], cwd=ROOT, env=env, check=True)
+    port = _free_port()
+    log = (tmp_path / "metrics-server.log").open("wb")
+    command = [sys.executable, "manage.py", "metrics_server", "--host", "127.0.0.1", "--port", str(port)]
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, (tmp_path / "metrics-server.log").read_text()[-3000:]
+            with contextlib.suppress(OSError):
+                status, _ = _get(f"{base}/metrics")
+                break
+            assert time.monotonic() < deadline, "metrics_server did not start"
+            time.sleep(0.2)
+        assert status == 403  # no anonymous scrape in production
+        status, text = _get(f"{base}/metrics", token="wrong-token-0123456789")
+        assert status == 403 and '"code": "permission_denied"' in text.replace('":"', '": "')
+        status, text = _get(f"{base}/metrics", token=TOKEN)
+        assert status == 200, text
+        samples = parse(text)
+        name = "mindpost_pipeline_stage_duration_seconds_count"
+        assert value(samples, name, stage="transcribe", outcome="ok") == 1
+        assert ("mindpost_queue_metrics_up", frozenset()) in samples
+        status, text = _get(f"{base}/api/brain-dumps/", token=TOKEN)
+        assert status == 404 and "not_found" in text  # nothing but /metrics
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+
+
 def test_runstack_gives_its_children_an_emptied_multiprocess_dir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: Any
 ) -> None:

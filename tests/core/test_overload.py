@@ -299,6 +299,7 @@ def test_the_served_application_is_limited_with_the_settings() -> None:
     assert inner.general.limit >= 1
     assert inner.lane_for(scope("/healthz")) is None
     assert inner.lane_for(scope("/readyz")) is inner.probes
+    assert inner.lane_for(scope("/metrics")) is inner.probes  # a scrape still works when overloaded
     assert inner.lane_for(scope("/api/brain-dumps/chat/", "POST")) is inner.long
     assert inner.lane_for(scope("/api/chat/conversations/abc/messages/", "POST")) is inner.long
     assert inner.lane_for(scope("/api/chat/conversations/abc/messages/", "GET")) is inner.general

@@ -178,6 +178,14 @@ def test_long_running_containers_have_probes() -> None:
     worker = _by_kind("Deployment")["mindpost-worker"]["spec"]["template"]["spec"]["containers"][0]
     for probe in ("livenessProbe", "readinessProbe"):
         assert worker[probe]["exec"]["command"] == ["python", "manage.py", "procrastinate", "healthchecks"]
+    # The worker's metrics beside it (it serves no HTTP itself): `manage.py metrics_server` on the
+    # shared multiprocess directory, on a named port.
+    exporter = _by_kind("Deployment")["mindpost-worker"]["spec"]["template"]["spec"]["containers"][1]
+    assert exporter["command"][:3] == ["python", "manage.py", "metrics_server"]
+    assert exporter["readinessProbe"]["tcpSocket"]["port"] == exporter["ports"][0]["name"] == "metrics"
+    exporter_env = {item["name"]: item["value"] for item in exporter["env"]}
+    worker_env = {item["name"]: item["value"] for item in worker["env"]}
+    assert exporter_env["PROMETHEUS_MULTIPROC_DIR"] == worker_env["PROMETHEUS_MULTIPROC_DIR"]
 
 
 def test_web_probes_send_an_allowed_host() -> None:
@@ -198,7 +206,7 @@ def test_a_read_only_root_still_has_the_writable_paths() -> None:
             env = {item["name"]: item["value"] for item in container.get("env", [])}
             if "PROMETHEUS_MULTIPROC_DIR" in env:
                 assert "emptyDir" in volumes[mounts[env["PROMETHEUS_MULTIPROC_DIR"]]], name
-            if name in ("mindpost-web", "mindpost-worker"):
+            if name in ("mindpost-web", "mindpost-worker") and container["name"] != "metrics":
                 media = volumes[mounts[_configmap()["MEDIA_ROOT"]]]
                 assert media["persistentVolumeClaim"]["claimName"] in _by_kind("PersistentVolumeClaim")
 
@@ -537,7 +545,7 @@ def test_every_command_is_a_real_entry_point_with_valid_arguments() -> None:
             compile(argv[2], where, "exec")
         else:
             raise AssertionError(f"{where}: unexpected command {argv}")
-    assert seen == {"uvicorn", "procrastinate", "llmserver", "migrate"}
+    assert seen == {"uvicorn", "procrastinate", "llmserver", "migrate", "metrics_server"}
 
 
 def test_the_image_requires_database_url(tmp_path: Path) -> None:
