@@ -430,7 +430,8 @@ def test_worker_pods_serve_their_samples_through_metrics_server(tmp_path: Path) 
             time.sleep(0.2)
         assert status == 403  # no anonymous scrape in production
         status, text = _get(f"{base}/metrics", token="wrong-token-0123456789")
-        assert status == 403 and '"code": "permission_denied"' in text.replace('":"', '": "')
+        assert status == 403
+        assert '"code": "permission_denied"' in text.replace('":"', '": "')
         status, text = _get(f"{base}/metrics", token=TOKEN)
         assert status == 200, text
         samples = parse(text)
@@ -438,7 +439,8 @@ def test_worker_pods_serve_their_samples_through_metrics_server(tmp_path: Path) 
         assert value(samples, name, stage="transcribe", outcome="ok") == 1
         assert ("mindpost_queue_metrics_up", frozenset()) in samples
         status, text = _get(f"{base}/api/brain-dumps/", token=TOKEN)
-        assert status == 404 and "not_found" in text  # nothing but /metrics
+        assert status == 404
+        assert "not_found" in text
     finally:
         server.terminate()
         server.wait(timeout=15)
