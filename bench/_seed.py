@@ -44,6 +44,56 @@ def seed_user(*, notes: int, email: str = "bench@example.com") -> tuple[Any, str
     return user, token, len(data)
 
 
+def production_env() -> dict[str, str]:
+    """Production mode, as a deployment serves (DEBUG off: no query log, no debug pages), with this
+    checkout's development secrets and plain HTTP on loopback."""
+    from django.conf import settings
+
+    return {
+        "DJANGO_DEBUG": "false",
+        "SECRET_KEY": settings.SECRET_KEY,
+        "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "false",
+    }
+
+
+def wrk_closed_loop(*, base: str, token: str, path: str, clients: int, seconds: float) -> dict[str, Any] | None:
+    """The same closed loop as bench/search_api.py's, driven by wrk (C, Debian's `wrk` package) when
+    it is installed: it takes a fraction of the CPU the Python client takes from the server on the
+    same 2 cores. None without wrk. Same keys as closed_loop (codes: 200 and "other")."""
+    import re
+    import shutil
+
+    if shutil.which("wrk") is None:
+        return None
+    command = ["wrk", "-t2", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--latency"]
+    command += ["-H", f"Authorization: Bearer {token}", f"{base}{path}"]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+    def ms(label: str) -> float:
+        match = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.MULTILINE)
+        if match is None:
+            return float("nan")
+        return float(match[1]) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[match[2]]
+
+    total = int(re.search(r"(\d+) requests in", out)[1])  # type: ignore[index]
+    other = int(m[1]) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0
+    socket_errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    codes: dict[int | str, int] = {200: total - other}
+    if other:
+        codes["other"] = other
+    if socket_errors:
+        codes["socket errors"] = socket_errors
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]),  # type: ignore[index]
+        "p50": ms("50"),
+        "p99": ms("99"),
+        "requests": total,
+        "codes": codes,
+    }
+
+
 @contextmanager
 def app_server(*, connection: Any, port: int, env: dict[str, str] | None = None) -> Iterator[str]:
     """uvicorn serving config.asgi on 127.0.0.1:port against the benchmark's database; yields its base URL."""
@@ -59,13 +109,7 @@ def app_server(*, connection: Any, port: int, env: dict[str, str] | None = None)
         # Rate limits would answer 429 long before the machine is saturated.
         "THROTTLE_USER": "100000000/day",
         "THROTTLE_CHAT": "100000000/day",
-        # Production mode, as a deployment serves (no query log, no debug pages); this checkout's
-        # development secrets, plain HTTP on loopback.
-        "DJANGO_DEBUG": "false",
-        "SECRET_KEY": settings.SECRET_KEY,
-        "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECURE_SSL_REDIRECT": "false",
+        **production_env(),
         "LOG_LEVEL": "WARNING",
         **(env or {}),
     }
