@@ -98,3 +98,34 @@ def test_the_real_engines_agree_with_each_other(local_embedder: Any) -> None:
         a = one.query("Nikos builds boats")
         b = two.query("Nikos builds boats")
     assert np.allclose(a, b)
+
+
+class _CountingEngine:
+    made = 0
+
+    def __init__(self) -> None:
+        type(self).made += 1
+        self.queries: list[str] = []
+
+    def query(self, text: str) -> np.ndarray:
+        self.queries.append(text)
+        return np.ones(embed.DIMENSIONS, dtype=np.float32)
+
+
+def test_warm_makes_and_touches_every_engine_up_front(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
+    """Web processes warm their pool at start, so their first searches (and their memory) don't
+    depend on when traffic first needed an engine."""
+    settings.EMBED_LOCAL_ENGINES = 2
+    _CountingEngine.made = 0
+    pool = embed._EnginePool(factory=_CountingEngine)
+    monkeypatch.setattr(embed, "_engines", pool)
+    assert embed.warm() == 2
+    assert _CountingEngine.made == 2
+    engines = [pool._take(), pool._take()]
+    assert all(engine.queries == ["warm up"] for engine in engines)  # each ran one query
+    for engine in engines:
+        pool._idle.put(engine)
+    embed.query_cache.clear()
+    embed.LocalEmbedder().embed_query("a question after the warm-up")
+    assert _CountingEngine.made == 2  # nothing new made for real traffic
+    embed.query_cache.clear()
