@@ -83,18 +83,28 @@ class Sampler(threading.Thread):
             self.sample()
 
 
-def memory_rows(sampler: Sampler, *, warmup: float, flat_mb: float) -> tuple[list[str], bool]:
-    rows, flat = [], True
+def memory_rows(sampler: Sampler, *, warmup: float, flat_mb: float) -> tuple[list[str], list[str], bool]:
+    """Table rows, a per-minute trace per process, and whether every slope is flat. The halves'
+    maxima tell a process whose memory follows the work in hand (the worker: up to
+    WORKER_CONCURRENCY transcriptions at once) from one that leaks, whose peaks keep climbing."""
+    rows, traces, flat = [], [], True
     for (kind, pid), samples in sorted(sampler.samples.items()):
         measured = [(t, mb) for t, mb in samples if t >= warmup] or samples
         slope = slope_per_10_min(measured)
         ok = abs(slope) <= flat_mb
         flat = flat and ok
+        half = len(measured) // 2 or 1
+        first, second = measured[:half], measured[half:] or measured[:half]
         rows.append(
             f"| {kind} (pid {pid}) | {measured[0][1]:.0f} | {measured[-1][1]:.0f} | "
-            f"{max(mb for _, mb in measured):.0f} | {slope:+.1f} {'✓' if ok else '✗'} | {len(measured)} |"
+            f"{max(mb for _, mb in measured):.0f} | {max(mb for _, mb in first):.0f} / "
+            f"{max(mb for _, mb in second):.0f} | {slope:+.1f} {'✓' if ok else '✗'} | {len(measured)} |"
         )
-    return rows, flat
+        minutes: dict[int, float] = {}
+        for t, mb in measured:
+            minutes.setdefault(int(t // 60), mb)  # the first sample of each minute
+        traces.append(f"{kind} (pid {pid}): " + " ".join(f"{mb:.0f}" for mb in minutes.values()))
+    return rows, traces, flat
 
 
 def main() -> None:
@@ -131,7 +141,7 @@ def main() -> None:
         uploads_note, failed = ("", 0) if args.base else uploads_outcome(traffic.uploads, drain=args.drain)
     mixed = summarize(routes, wall)
     errors = sum(r["errors"] for r in mixed.values()) + failed
-    rows, flat = memory_rows(sampler, warmup=args.warmup, flat_mb=args.flat_mb)
+    rows, traces, flat = memory_rows(sampler, warmup=args.warmup, flat_mb=args.flat_mb)
     chat = f"chat against {chat_url}" if chat_url else "no chat (no LLM server answered at LLM_SERVER_URL)"
     lines = [
         "### Soak (bench/soak.py)",
@@ -153,9 +163,13 @@ def main() -> None:
         f"RSS every {args.sample:g} s, judged after the first {args.warmup:g} s (MB; slope of a least-squares line, "
         f"MB per 10 minutes; flat = within ±{args.flat_mb:g}):",
         "",
-        "| process | start | end | max | slope | samples |",
-        "|---|---|---|---|---|---|",
+        "| process | start | end | max | max, 1st / 2nd half | slope | samples |",
+        "|---|---|---|---|---|---|---|",
         *rows,
+        "",
+        "RSS at each minute after the warm-up (MB):",
+        "",
+        *(f"- {trace}" for trace in traces),
         "",
         f"Memory flat: {'yes ✓' if flat else 'no ✗'}.",
     ]
