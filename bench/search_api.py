@@ -243,7 +243,9 @@ def format_report(
         "### Search API under load (bench/search_api.py)",
         "",
         f"{machine}. The load generator runs on the same machine; a user with {notes} notes; uvicorn on 127.0.0.1 "
-        f"started as `make run` starts it (WEB_CONCURRENCY worker processes); EMBED_LOCAL_ENGINES="
+        f"started as `make run` starts it (WEB_CONCURRENCY worker processes on uvloop/httptools unless a row says "
+        "UVICORN_LOOP/UVICORN_HTTP), in production mode (DEBUG off), planner statistics gathered after seeding; "
+        f"EMBED_LOCAL_ENGINES="
         f'{settings.EMBED_LOCAL_ENGINES or "auto"} per process. "Fresh" questions were never asked before (each '
         'is embedded); "repeated" ones cycle through 42 questions (query-vector cache hits).',
         "",
