@@ -331,10 +331,9 @@ def _get(url: str, *, token: str | None = None) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
-@pytest.fixture
-def two_servers(tmp_path: Path) -> Iterator[list[str]]:
-    """Two uvicorn processes of the app in production mode sharing one PROMETHEUS_MULTIPROC_DIR,
-    as `make run` starts WEB_CONCURRENCY workers (each its own process, memory and counters)."""
+def _production_env(tmp_path: Path) -> dict[str, str]:
+    """Child processes of the app in production mode on the test database, sharing one emptied
+    PROMETHEUS_MULTIPROC_DIR (as `make run` and a Kubernetes pod give their processes)."""
     metrics_dir = metrics.prepare_multiprocess_dir(tmp_path / "prometheus")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DJANGO_SETTINGS"))}
     env.update(
@@ -347,6 +346,14 @@ def two_servers(tmp_path: Path) -> Iterator[list[str]]:
         LOG_JSON="false",
         WEB_CONCURRENCY="1",
     )
+    return env
+
+
+@pytest.fixture
+def two_servers(tmp_path: Path) -> Iterator[list[str]]:
+    """Two uvicorn processes of the app in production mode sharing one PROMETHEUS_MULTIPROC_DIR,
+    as `make run` starts WEB_CONCURRENCY workers (each its own process, memory and counters)."""
+    env = _production_env(tmp_path)
     processes: list[subprocess.Popen[bytes]] = []
     urls: list[str] = []
     try:
@@ -400,17 +407,7 @@ def test_samples_of_several_processes_are_summed(two_servers: list[str]) -> None
 def test_worker_pods_serve_their_samples_through_metrics_server(tmp_path: Path) -> None:
     """A worker pod serves no HTTP: `manage.py metrics_server` beside it serves what the worker
     recorded in the shared directory, with /metrics' own access rules (production mode here)."""
-    metrics_dir = metrics.prepare_multiprocess_dir(tmp_path / "prometheus")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DJANGO_SETTINGS"))}
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DATABASE_URL=_database_url(),
-        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
-        DJANGO_DEBUG="false",
-        ALLOWED_HOSTS="127.0.0.1",
-        METRICS_TOKEN=TOKEN,
-        LOG_JSON="false",
-    )
+    env = _production_env(tmp_path)
     # The "worker": another process that records a pipeline stage and exits.
     record = "from mindpost.core import metrics\nwith metrics.stage('transcribe'):\n    pass"
     subprocess.run([sys.executable, "manage.py", "shell", "-c", record], cwd=ROOT, env=env, check=True)
