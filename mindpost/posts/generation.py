@@ -278,6 +278,30 @@ def parse_reply(raw: str, *, fmt: str) -> list[dict[str, Any]]:
     return variants
 
 
+_CUT_POST = re.compile(r'"post_text"\s*:\s*"((?:[^"\\]|\\.)*)\Z', re.DOTALL)
+_WHOLE_POST = re.compile(r'"post_text"\s*:\s*"((?:[^"\\]|\\.)*)"')
+_PARTIAL_ESCAPE = re.compile(r"\\(?:u[0-9a-fA-F]{0,3})?\Z")
+
+
+def salvage_cut_reply(raw: str) -> str:
+    """The whole sentences of a one-post reply that the token budget cut off (its JSON never
+    closed), or "". A model that writes past the budget wrote more than the post can hold, so its
+    finished sentences are kept rather than paying for a repair request (8-17 s here)."""
+    raw = _PARTIAL_ESCAPE.sub("", (raw or "").rstrip())
+    whole = _WHOLE_POST.search(raw)  # the cut came after the text, in the topics
+    match = whole or _CUT_POST.search(raw)
+    if match is None:
+        return ""
+    try:
+        text = json.loads(f'"{match.group(1)}"').strip()
+    except ValueError:
+        return ""
+    pieces = length.sentences(text)
+    if pieces and not whole and not re.search(r"[.!?\u2026\u3002\uff01\uff1f][\"'\u201d\u2019)\]]*\Z", pieces[-1]):
+        pieces = pieces[:-1]  # the sentence the cut went through
+    return " ".join(pieces)
+
+
 # --- similarity ------------------------------------------------------------------------------
 NEAR_COPY = 0.5  # word 3-gram Jaccard at or above which two texts count as the same post reworded
 
@@ -378,8 +402,9 @@ def _ask(
     purpose: str,
     stats: list[CallStats],
     on_position: Callable[[int], None] | None = None,
-) -> list[dict[str, Any]]:
-    """Ask once; only an unusable reply costs a second, repair request. [] when both fail."""
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """Ask once; only an unusable reply costs a second, repair request. Returns the variants
+    ([] when both fail) and the conversation that gave them, ending with the model's reply."""
     raw = _complete(
         model,
         messages=messages,
@@ -390,8 +415,11 @@ def _ask(
         on_position=on_position,
     )
     variants = parse_reply(raw, fmt=fmt)
+    if not variants and fmt != PostFormat.THREAD and (salvaged := salvage_cut_reply(raw)):
+        logger.info("model reply cut at the token budget, its whole sentences kept", extra={"purpose": purpose})
+        variants = [{"post_text": salvaged, "parts": [], "topics": []}]
     if variants:
-        return variants
+        return variants, [*messages, {"role": "assistant", "content": raw}]
     logger.info("model reply unusable, asking again", extra={"purpose": purpose})
     repair = [
         *messages,
@@ -402,37 +430,35 @@ def _ask(
             "Reply again with only the JSON object in exactly the shape described, nothing else.",
         },
     ]
-    return parse_reply(
-        _complete(
-            model,
-            messages=repair,
-            max_tokens=max_tokens,
-            temperature=0.3,
-            purpose=f"{purpose} (repair)",
-            stats=stats,
-            on_position=on_position,
-        ),
-        fmt=fmt,
+    raw = _complete(
+        model,
+        messages=repair,
+        max_tokens=max_tokens,
+        temperature=0.3,
+        purpose=f"{purpose} (repair)",
+        stats=stats,
+        on_position=on_position,
     )
+    return parse_reply(raw, fmt=fmt), [*repair, {"role": "assistant", "content": raw}]
 
 
-def _shorten(model: Any, *, texts: list[str], limit: int, notes: str, stats: list[CallStats]) -> list[str | None]:
-    """One regeneration for the variants that came out too long; None where it failed."""
-    listing = "\n".join(f"{i + 1}. {text}" for i, text in enumerate(texts))
-    messages = [
-        {
-            "role": "system",
-            "content": "You shorten social media posts. Keep the author's voice and facts; add nothing new. "
-            f"Each shortened post has at most {limit} characters. Reply with JSON only: "
-            '{"posts": [{"post_text": "the shortened post", "topics": []}]}, in the same order.',
-        },
-        {"role": "user", "content": f"Notes they are based on:\n{notes[:4000]}\n\nPosts to shorten:\n{listing}"},
-    ]
+def _shorten(
+    model: Any, *, texts: list[str], limit: int, conversation: list[dict[str, str]], stats: list[CallStats]
+) -> list[str | None]:
+    """One regeneration for the variants that came out too long, None where it failed. It goes
+    on from the conversation that wrote them: llama.cpp's slot still holds that prompt and the
+    reply, so only the request below is evaluated (a fresh "shorten these" prompt with the notes
+    cost ~16 s on 2 cores, more than writing the draft)."""
+    counts = ", ".join(str(length.weighted_length(text)) for text in texts)
+    request = (
+        f"Too long: {counts} characters. Write it again in at most {limit} characters: fewer words, "
+        "the same facts and angle, nothing new. Reply with only the JSON object, in the same shape."
+    )
     try:
         raw = _complete(
             model,
-            messages=messages,
-            max_tokens=max(256, len(texts) * limit // 2),
+            messages=[*conversation, {"role": "user", "content": request}],
+            max_tokens=max(96, len(texts) * (limit // 3 + 64)),
             temperature=0.2,
             purpose="shorten",
             stats=stats,
@@ -444,12 +470,28 @@ def _shorten(model: Any, *, texts: list[str], limit: int, notes: str, stats: lis
 
 
 def _fit_singles(
-    model: Any, variants: list[dict[str, Any]], *, limit: int, notes: str, stats: list[CallStats]
+    model: Any,
+    variants: list[dict[str, Any]],
+    *,
+    limit: int,
+    floor: int,
+    conversation: list[dict[str, str]],
+    stats: list[CallStats],
 ) -> list[Variant]:
+    """Fit each variant to `limit`. Dropping whole sentences comes first when what is left is
+    still a post (at least `floor` and half the limit long): no model call. Only what that can't
+    fit is written again, once, then cut to fit."""
     texts = [v["post_text"] for v in variants]
+    enough = max(floor, limit // 2)
+    for i, text in enumerate(texts):
+        trimmed = length.trim_sentences(text, limit)
+        if trimmed and length.weighted_length(trimmed) >= enough:
+            texts[i] = trimmed
     over = [i for i, text in enumerate(texts) if not length.fits(text, limit)]
     if over:
-        replacements = _shorten(model, texts=[texts[i] for i in over], limit=limit, notes=notes, stats=stats)
+        replacements = _shorten(
+            model, texts=[texts[i] for i in over], limit=limit, conversation=conversation, stats=stats
+        )
         for i, replacement in zip(over, replacements, strict=True):
             texts[i] = replacement if replacement and length.fits(replacement, limit) else texts[i]
     fitted = [length.trim_to_limit(text, limit) for text in texts]
@@ -571,7 +613,7 @@ def run(
                 "content": _variant_request(notes_text=p.notes_text, angle=angle, index=index, count=p.count),
             },
         ]
-        raw = _ask(
+        raw, conversation = _ask(
             model,
             messages=messages,
             fmt=p.fmt,
@@ -591,7 +633,7 @@ def run(
         else:
             if any(not length.fits(f["post_text"], p.target) for f in fresh):
                 stage(f"Shortening draft {len(variants) + 1}")
-            ready = _fit_singles(model, fresh, limit=p.target, notes=p.notes_text, stats=stats)
+            ready = _fit_singles(model, fresh, limit=p.target, floor=p.floor, conversation=conversation, stats=stats)
         for variant in ready:
             if any(similarity(variant.post_text, other.post_text) >= NEAR_COPY for other in variants):
                 logger.info("near-copy of an earlier draft dropped", extra={"angle": angle.name})

@@ -79,6 +79,20 @@ def _cut_words(text: str, limit: int) -> str:
     return out + _ELLIPSIS
 
 
+def trim_sentences(text: str, limit: int) -> str:
+    """The longest version of `text` made of its own whole sentences, in order, that fits `limit`,
+    dropping sentences from the end, but keeping a closing question (a post that ends by asking
+    its readers something keeps asking it); "" when not even one sentence fits."""
+    text = text.strip()
+    if fits(text, limit):
+        return text
+    parts = sentences(text)
+    if len(parts) > 1 and parts[-1].endswith(("?", "\uff1f")):
+        body, question = parts[:-1], parts[-1]
+        return _longest_fitting([" ".join([*body[:count], question]) for count in range(len(body))], limit)
+    return _longest_fitting(_sentence_prefixes(text), limit)
+
+
 def trim_to_limit(text: str, limit: int) -> str:
     """Shorten `text` to fit `limit`: drop whole trailing sentences, or cut at a word.
 

@@ -99,6 +99,20 @@ def test_bad_json_is_retried_once_and_never_shown(user, make_note, chat) -> None
     assert generations_used(user) == 1
 
 
+def test_a_reply_cut_at_the_token_budget_keeps_its_whole_sentences_without_a_repair(user, make_note, chat) -> None:
+    note = make_note(user)
+    cut = '{"post_text": "I walked to the harbour at dawn. The boats were already out. And then I saw the'
+    chat.reply(cut, variants_json("Two."), variants_json("Three."))
+    body = api_for(user).post(GENERATE, {"brain_dump_uuids": [str(note.pk)]}, format="json").json()
+    assert [p["post_text"] for p in body["posts"]] == [
+        "I walked to the harbour at dawn. The boats were already out.",
+        "Two.",
+        "Three.",
+    ]
+    assert len(chat.completions) == 3  # one per angle, no repair
+    assert_all_fit(body)
+
+
 @pytest.mark.parametrize(
     "replies",
     [
@@ -126,20 +140,45 @@ def test_model_down_is_503_and_not_counted(user, make_note, chat) -> None:
     assert generations_used(user) == 0
 
 
-def test_too_long_variants_are_regenerated_once_then_trimmed(user, make_note, chat) -> None:
+@pytest.mark.parametrize(
+    ("rewrite", "expected"),
+    [("A shorter walk to the harbour.", "A shorter walk to the harbour."), ("x " * 200, "…")],
+)
+def test_too_long_variants_lose_sentences_or_are_rewritten_once_in_their_conversation(
+    user, make_note, chat, rewrite, expected
+) -> None:
     note = make_note(user)
-    long_one = "I walked to the harbour. " * 20  # 500 characters
-    chat.reply(
-        variants_json("Short and fine.", long_one.strip(), long_one.strip() + " Again."),
-        # The regeneration: the first is now short enough, the second still too long.
-        variants_json("A shorter walk to the harbour.", "x " * 200),
-    )
+    sentences = "I walked to the harbour. " * 20  # 500 characters of whole sentences
+    run_on = "I walked to the harbour and " * 12 + "back."  # one sentence of 341 characters
+    first = variants_json("Short and fine.", sentences.strip(), run_on)
+    chat.reply(first, variants_json(rewrite))
     body = api_for(user).post(GENERATE, {"brain_dump_uuids": [str(note.pk)]}, format="json").json()
     texts = [p["post_text"] for p in body["posts"]]
     assert texts[0] == "Short and fine."
-    assert texts[1] == "A shorter walk to the harbour."
-    assert texts[2].endswith("harbour.")  # trimmed at a sentence boundary
+    # Whole sentences dropped from the end, no model call: what is left is still a post.
+    assert texts[1] == ("I walked to the harbour. " * 11).strip()
+    # The run-on sentence can't lose a sentence: written again once, then cut at a word if still too long.
+    assert texts[2].endswith(expected) if expected == "…" else texts[2] == expected
+    assert_all_fit(body)
     assert len(chat.completions) == 2
+    # The rewrite goes on from the conversation that wrote the drafts (llama.cpp reuses its prompt).
+    asked, shorten = (c.json()["messages"] for c in chat.completions)
+    assert shorten[: len(asked)] == asked
+    assert shorten[len(asked)] == {"role": "assistant", "content": first}
+    assert shorten[-1]["role"] == "user"
+    assert "341 characters" in shorten[-1]["content"]
+    assert "at most 280 characters" in shorten[-1]["content"]
+
+
+def test_a_closing_question_survives_the_trim(user, make_note, chat) -> None:
+    note = make_note(user)
+    text = "I walked to the harbour this morning. " * 8 + "Where do you walk?"
+    chat.reply(variants_json(text, "Two.", "Three."))
+    body = api_for(user).post(GENERATE, {"brain_dump_uuids": [str(note.pk)]}, format="json").json()
+    trimmed = body["posts"][0]["post_text"]
+    assert trimmed.endswith("this morning. Where do you walk?")
+    assert length.weighted_length(trimmed) <= 280
+    assert len(chat.completions) == 1
     assert_all_fit(body)
 
 

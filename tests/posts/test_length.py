@@ -62,6 +62,15 @@ def test_trim_falls_back_to_words_with_an_ellipsis() -> None:
     assert "wor…" not in trimmed
 
 
+def test_trim_sentences_keeps_a_closing_question_and_never_cuts_a_sentence() -> None:
+    text = "We sailed at dawn. The sea was calm. We saw dolphins near the cape. Have you ever seen one?"
+    trimmed = length.trim_sentences(text, 50)
+    assert trimmed == "We sailed at dawn. Have you ever seen one?"
+    assert length.trim_sentences("日本語の文章です。" * 40 + "行きますか\uff1f", 40).endswith("か\uff1f")
+    assert length.trim_sentences("one endless sentence " * 20, 50) == ""  # nothing whole fits
+    assert length.trim_sentences("Short and sweet.", 280) == "Short and sweet."
+
+
 def test_text_that_fits_is_untouched() -> None:
     assert length.trim_to_limit("Short and sweet.", 280) == "Short and sweet."
 
