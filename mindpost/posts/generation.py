@@ -449,9 +449,10 @@ def _shorten(
     on from the conversation that wrote them: llama.cpp's slot still holds that prompt and the
     reply, so only the request below is evaluated (a fresh "shorten these" prompt with the notes
     cost ~16 s on 2 cores, more than writing the draft)."""
-    counts = ", ".join(str(length.weighted_length(text)) for text in texts)
+    counts = " and ".join(str(length.weighted_length(text)) for text in texts)
+    them = "it" if len(texts) == 1 else f"each of the {len(texts)} posts"
     request = (
-        f"Too long: {counts} characters. Write it again in at most {limit} characters: fewer words, "
+        f"Too long: {counts} characters. Write {them} again in at most {limit} characters: fewer words, "
         "the same facts and angle, nothing new. Reply with only the JSON object, in the same shape."
     )
     try:

@@ -170,6 +170,21 @@ def test_too_long_variants_lose_sentences_or_are_rewritten_once_in_their_convers
     assert "at most 280 characters" in shorten[-1]["content"]
 
 
+def test_two_run_ons_in_one_reply_are_rewritten_in_one_request(user, make_note, chat) -> None:
+    note = make_note(user)
+    run_on = "I walked to the harbour and " * 12 + "back."
+    chat.reply(
+        variants_json("Short and fine.", run_on, run_on.replace("walked", "ran")),
+        variants_json("A shorter walk.", "A shorter run."),
+    )
+    body = api_for(user).post(GENERATE, {"brain_dump_uuids": [str(note.pk)]}, format="json").json()
+    assert [p["post_text"] for p in body["posts"]] == ["Short and fine.", "A shorter walk.", "A shorter run."]
+    assert len(chat.completions) == 2
+    request = chat.completions[1].json()["messages"][-1]["content"]
+    assert "341 and 305 characters" in request
+    assert "each of the 2 posts" in request
+
+
 def test_a_closing_question_survives_the_trim(user, make_note, chat) -> None:
     note = make_note(user)
     text = "I walked to the harbour this morning. " * 8 + "Where do you walk?"
