@@ -296,10 +296,7 @@ def salvage_cut_reply(raw: str) -> str:
         text = json.loads(f'"{match.group(1)}"').strip()
     except ValueError:
         return ""
-    pieces = length.sentences(text)
-    if pieces and not whole and not re.search(r"[.!?\u2026\u3002\uff01\uff1f][\"'\u201d\u2019)\]]*\Z", pieces[-1]):
-        pieces = pieces[:-1]  # the sentence the cut went through
-    return " ".join(pieces)
+    return text if whole else length.finished_sentences(text)  # not the sentence the cut went through
 
 
 # --- similarity ------------------------------------------------------------------------------

@@ -93,6 +93,15 @@ def trim_sentences(text: str, limit: int) -> str:
     return _longest_fitting(_sentence_prefixes(text), limit)
 
 
+def finished_sentences(text: str) -> str:
+    """`text` up to the end of its last finished sentence, as written ("" when none finished):
+    what is worth keeping of a text that was cut off mid-way."""
+    text = text.strip()
+    # The space: a stop at the very end finishes a sentence too (the pattern wants one after it).
+    ends = [match.end() for match in _SENTENCE_END.finditer(text + " ") if match.end() > 0]
+    return text[: ends[-1]].strip() if ends else ""
+
+
 def trim_to_limit(text: str, limit: int) -> str:
     """Shorten `text` to fit `limit`: drop whole trailing sentences, or cut at a word.
 

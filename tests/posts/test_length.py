@@ -71,6 +71,14 @@ def test_trim_sentences_keeps_a_closing_question_and_never_cuts_a_sentence() -> 
     assert length.trim_sentences("Short and sweet.", 280) == "Short and sweet."
 
 
+def test_finished_sentences_keeps_what_a_cut_left_whole_as_written() -> None:
+    assert length.finished_sentences("One.\n\nTwo! And then I sa") == "One.\n\nTwo!"
+    assert length.finished_sentences("He said \u201cgo.\u201d Then") == "He said \u201cgo.\u201d"
+    assert length.finished_sentences("Ends here.") == "Ends here."
+    assert length.finished_sentences("日本語です。続き") == "日本語です。"
+    assert length.finished_sentences("no stop at all") == ""
+
+
 def test_text_that_fits_is_untouched() -> None:
     assert length.trim_to_limit("Short and sweet.", 280) == "Short and sweet."
 
