@@ -456,7 +456,7 @@ def _shorten(
         raw = _complete(
             model,
             messages=[*conversation, {"role": "user", "content": request}],
-            max_tokens=max(96, len(texts) * (limit // 3 + 64)),
+            max_tokens=_reply_tokens(max_chars=limit, posts=len(texts)),
             temperature=0.2,
             purpose="shorten",
             stats=stats,
@@ -572,9 +572,10 @@ def plan(*, user: User, note_ids: list[uuid.UUID], min_chars: int, max_chars: in
     )
 
 
-def _max_tokens(p: Plan) -> int:
-    # About 3 characters per token, plus the JSON around one variant; capped by the setting.
-    return max(96, min(settings.POSTS_GENERATION_MAX_TOKENS, p.target // 3 + 64))
+def _reply_tokens(*, max_chars: int, posts: int = 1) -> int:
+    """The token budget of a reply with `posts` posts of at most `max_chars`: about 3 characters
+    per token, plus the JSON around each; capped by the setting (prompt + reply must fit the context)."""
+    return max(96, min(settings.POSTS_GENERATION_MAX_TOKENS, posts * (max_chars // 3 + 64)))
 
 
 def run(
@@ -615,7 +616,7 @@ def run(
             model,
             messages=messages,
             fmt=p.fmt,
-            max_tokens=_max_tokens(p),
+            max_tokens=_reply_tokens(max_chars=p.target),
             purpose=angle.name,
             stats=stats,
             on_position=waiting,
